@@ -1,0 +1,89 @@
+/**
+ * Reading and writing images: the only module that imports itk-wasm.
+ */
+import path from 'node:path';
+
+import { readImageNode, writeImageNode } from '@itk-wasm/image-io';
+import fs from 'fs-extra';
+
+import type { ComponentType, Vec3, Volume } from '../volume.js';
+
+/** File name endings the product reads as images. */
+export const IMAGE_EXTENSIONS = ['.mha', '.mhd', '.nii', '.nii.gz', '.nrrd'] as const;
+
+const COMPONENT_TYPES: ComponentType[] = ['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'float32', 'float64'];
+
+export function hasImageExtension(fileName: string): boolean {
+  const lower = fileName.toLowerCase();
+  return IMAGE_EXTENSIONS.some((extension) => lower.endsWith(extension));
+}
+
+/** Reads a 3D scalar image; any other image is rejected with an error naming the file. */
+export async function readVolume(filePath: string): Promise<Volume> {
+  const stat = await fs.stat(filePath).catch(() => undefined);
+  if (stat === undefined) {
+    throw new Error(`${filePath}: file not found`);
+  }
+  if (!stat.isFile()) {
+    throw new Error(`${filePath}: not a file (expected an image such as .mha, .mhd, .nii, .nii.gz or .nrrd)`);
+  }
+  if (!hasImageExtension(filePath)) {
+    throw new Error(`${filePath}: unsupported file type (expected ${IMAGE_EXTENSIONS.join(', ')})`);
+  }
+
+  let image;
+  try {
+    image = await readImageNode(filePath);
+  } catch (error) {
+    throw new Error(`${filePath}: cannot be read as an image (${describe(error)})`);
+  }
+
+  const { dimension, componentType, pixelType, components } = image.imageType;
+  if (pixelType !== 'Scalar' || components !== 1) {
+    throw new TypeError(`${filePath}: pixels are ${pixelType} with ${components} components; a CT scan has scalar pixels`);
+  }
+  if (dimension !== 3) {
+    throw new RangeError(`${filePath}: image is ${dimension}D; a CT scan is a 3D volume`);
+  }
+  if (!COMPONENT_TYPES.includes(componentType as ComponentType)) {
+    throw new TypeError(`${filePath}: pixel type ${componentType} is not supported`);
+  }
+  if (image.data === null) {
+    throw new Error(`${filePath}: image has no pixel data`);
+  }
+
+  const metadata = new Map<string, string>();
+  for (const [key, value] of image.metadata as Map<string, unknown>) {
+    metadata.set(key, String(value));
+  }
+  return {
+    data: image.data as Volume['data'],
+    componentType: componentType as ComponentType,
+    size: [...image.size] as Vec3,
+    spacing: [...image.spacing] as Vec3,
+    origin: [...image.origin] as Vec3,
+    direction: Array.from(image.direction as Float64Array),
+    metadata,
+  };
+}
+
+/** Writes a volume with its geometry and metadata; `.mha` output is zlib-compressed. */
+export async function writeVolume(filePath: string, volume: Volume): Promise<void> {
+  await fs.ensureDir(path.dirname(filePath));
+  const image = {
+    imageType: { dimension: 3, componentType: volume.componentType, pixelType: 'Scalar', components: 1 },
+    name: path.basename(filePath),
+    origin: [...volume.origin],
+    spacing: [...volume.spacing],
+    direction: Float64Array.from(volume.direction),
+    size: [...volume.size],
+    metadata: new Map(volume.metadata),
+    data: volume.data,
+  };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- itk-wasm's Image type is structural
+  await writeImageNode(image as any, filePath, { useCompression: true });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
