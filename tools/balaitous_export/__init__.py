@@ -1,0 +1,1 @@
+"""Export of the Balaitous networks (lungmask U-Net, two iBOT ViTs) and heads to ONNX and JSON."""
