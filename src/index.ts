@@ -1,1 +1,56 @@
-export const VERSION = "0.1.0";
+/**
+ * Library entry: `Balaitous.load()` then `model.predict(scan)`.
+ */
+import { readVolume } from './io/image.js';
+import { type LoadModelsOptions, type LoadedModels, loadModels, releaseModels } from './models.js';
+import { type PipelineResult, type PredictOptions, runPipeline } from './pipeline.js';
+import type { Volume } from './volume.js';
+
+export { readVolume, writeVolume } from './io/image.js';
+export { findModelsDir, modelsSearchPath, readManifest, verifyModelsDir } from './models.js';
+export type { Manifest, LoadModelsOptions } from './models.js';
+export type { Intermediates, PipelineResult, PredictOptions } from './pipeline.js';
+export type { Volume, NdArray, Geometry } from './volume.js';
+export { setLogLevel } from './log.js';
+export { writeDebugDir } from './debug-dir.js';
+
+export class Balaitous {
+  private constructor(private readonly models: LoadedModels) {}
+
+  /** Loads and verifies a models directory and opens its three networks. */
+  static async load(options: LoadModelsOptions = {}): Promise<Balaitous> {
+    return new Balaitous(await loadModels(options));
+  }
+
+  /** Models directory in use. */
+  get modelsDir(): string {
+    return this.models.dir;
+  }
+
+  /** Name of the models in use, from their manifest. */
+  get modelsName(): string {
+    return this.models.manifest.name;
+  }
+
+  /**
+   * Scores one scan, given as a file path or as a volume already in memory. The result holds
+   * `covid` and `severe`, and with `intermediates: true` every step's output.
+   */
+  async predict(scan: string | Volume, options: PredictOptions = {}): Promise<PipelineResult> {
+    const source = typeof scan === 'string' ? scan : (options.source ?? 'scan');
+    const volume = typeof scan === 'string' ? await readVolume(scan) : scan;
+    try {
+      return await runPipeline(volume, this.models, { ...options, source });
+    } catch (error) {
+      if (error instanceof Error && !error.message.startsWith(source)) {
+        error.message = `${source}: ${error.message}`;
+      }
+      throw error;
+    }
+  }
+
+  /** Releases the ONNX Runtime sessions. */
+  async dispose(): Promise<void> {
+    await releaseModels(this.models);
+  }
+}

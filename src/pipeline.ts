@@ -1,0 +1,162 @@
+/**
+ * The Balaitous pipeline: one CT volume in, P(COVID-19) and P(severe outcome) out, step by step.
+ */
+import { log, timed } from './log.js';
+import type { LoadedModels } from './models.js';
+import { type AgeSex, parseAgeSex } from './steps/age-sex.js';
+import { applyMask } from './steps/apply-mask.js';
+import { cleanMask } from './steps/clean-mask.js';
+import { cropLungs } from './steps/crop-lungs.js';
+import { cropPad } from './steps/crop-pad.js';
+import { extractFeatures } from './steps/features.js';
+import { type HeadName, type Prediction, applyHeads } from './steps/heads.js';
+import { computeLungMask } from './steps/lung-mask.js';
+import { reorientToIdentity } from './steps/reorient.js';
+import { resample } from './steps/resample.js';
+import { toHwz } from './steps/to-arrays.js';
+import type { NdArray, TypedArray, Volume } from './volume.js';
+
+export interface PredictOptions {
+  /** Patient age in years; default: `PatientAge` of the header, else 65. */
+  age?: number;
+  /** Patient sex: 0 female, 0.5 unknown, 1 male; default: `PatientSex` of the header, else 0.5. */
+  sex?: number;
+  /** Also return every intermediate result. Default false. */
+  intermediates?: boolean;
+  /** Name of the scan in log lines and errors. Default `scan`. */
+  source?: string;
+}
+
+/** What each step computed, in the layouts of the reference implementation. */
+export interface Intermediates {
+  /** Step 2: the volume on the 1.5 × 1.5 × 5 mm grid. */
+  resampled: Volume;
+  /** Step 3: per slice, clipped, cropped to the body and zoomed to 256 × 256, (z, 256, 256). */
+  lungmaskInputSlices: NdArray;
+  /** Step 3: body box per slice (row start, column start, row end, column end), (z, 4). */
+  lungmaskBoxes: NdArray;
+  /** Step 3: U-Net argmax, (z, 256, 256). */
+  lungmaskUnetLabels: NdArray<Uint8Array>;
+  /** Step 3: after component merging and hole filling, (z, 256, 256). */
+  lungmaskPostprocessed: NdArray<Uint8Array>;
+  /** Steps 3 and 4: labels 0/1/2 on the resampled grid, (H, W, Z). */
+  lungmaskLabels: NdArray<Uint8Array>;
+  /** Step 5: cleaned boolean mask, (H, W, Z). */
+  maskClean: NdArray<Uint8Array>;
+  /** Steps 6 and 7: image and mask after crop/pad and slice selection, (224, 224, Z'). */
+  croppedImage: NdArray;
+  croppedMask: NdArray<Uint8Array>;
+}
+
+export interface PipelineResult {
+  /** P(COVID-19): 0.35 full_covid + 0.65 lung_covid with the published weights. */
+  covid: number;
+  /** P(intubation or death within one month). */
+  severe: number;
+  /** Age feature as the heads use it (years / 100, clipped to [0.25, 0.95]). */
+  age: number;
+  /** Sex feature as the heads use it (0, 0.5 or 1). */
+  sex: number;
+  ageSex: AgeSex;
+  heads: Record<HeadName, number>;
+  logits: Record<HeadName, number>;
+  features: { full: Float32Array; lung: Float32Array };
+  /** Execution provider that ran each network. */
+  providers: { lungmask: string; vit_full: string; vit_lung: string };
+  /** Seconds per step, under the reference's step names. */
+  timings: Record<string, number>;
+  /** Resampled slices kept for the features, [start, end), in the (H, W, Z) layout's Z. */
+  sliceRange: [number, number];
+  intermediates?: Intermediates;
+}
+
+/** U-Net slices per network call. */
+const UNET_BATCH = 8;
+
+/** Runs every step of the pipeline on a volume with loaded models. */
+export async function runPipeline(scan: Volume, models: LoadedModels, options: PredictOptions = {}): Promise<PipelineResult> {
+  const source = options.source ?? 'scan';
+  const timings: Record<string, number> = {};
+
+  const ageSex = await timed('parse_age_sex', timings, () => parseAgeSex(scan.metadata, options));
+  log.info(`${source}: age ${ageSex.ageYears.toFixed(1)} years (${ageSex.ageSource}), sex ${ageSex.sex} (${ageSex.sexSource})`);
+
+  const oriented = await timed('reorient', timings, () => reorientToIdentity(scan, source));
+  const resampled = await timed('resample', timings, () => resample(oriented));
+
+  const lungMask = await timed('lung_mask', timings, () =>
+    computeLungMask({ data: resampled.data, shape: [resampled.size[2], resampled.size[1], resampled.size[0]] }, resampled.direction, async (input, count) => {
+      const { data, dims } = await models.unet.run(input, [count, 1, 256, 256]);
+      return argmaxOverClasses(data, dims);
+    }, { batchSize: UNET_BATCH }),
+  );
+
+  const { image, mask } = await timed('to_numpy', timings, () => ({
+    image: toHwz({ data: resampled.data, shape: [resampled.size[2], resampled.size[1], resampled.size[0]] }),
+    mask: toHwz(lungMask.labels) as NdArray<Uint8Array>,
+  }));
+
+  const cleaned = await timed('clean_mask', timings, () => cleanMask(mask, image));
+  const padded = await timed('crop_pad', timings, () => cropPad(image, cleaned));
+  const cropped = await timed('crop_lungs', timings, () => cropLungs(padded.image, padded.mask));
+  log.info(`${source}: ${cropped.image.shape[2]} slice(s) kept for the features`);
+
+  const runVit = (session: LoadedModels['vitFull']) => async (input: Float32Array, count: number) =>
+    (await session.run(input, [count, 3, 224, 224])).data;
+  const full = await timed('features_full', timings, () => extractFeatures(cropped.image, runVit(models.vitFull)));
+  const masked = await timed('apply_mask', timings, () => applyMask(cropped.image, cropped.mask));
+  const lung = await timed('features_lung', timings, () => extractFeatures(masked, runVit(models.vitLung)));
+
+  const prediction: Prediction = await timed('heads', timings, () => applyHeads(models.heads, { full, lung }, ageSex.age, ageSex.sex));
+
+  const result: PipelineResult = {
+    covid: prediction.covid,
+    severe: prediction.severe,
+    age: ageSex.age,
+    sex: ageSex.sex,
+    ageSex,
+    heads: prediction.heads,
+    logits: prediction.logits,
+    features: { full, lung },
+    providers: { lungmask: models.unet.provider, vit_full: models.vitFull.provider, vit_lung: models.vitLung.provider },
+    timings,
+    sliceRange: cropped.sliceRange,
+  };
+  if (options.intermediates) {
+    result.intermediates = {
+      resampled,
+      lungmaskInputSlices: lungMask.inputSlices,
+      lungmaskBoxes: lungMask.boxes,
+      lungmaskUnetLabels: lungMask.unetLabels,
+      lungmaskPostprocessed: lungMask.postprocessed,
+      lungmaskLabels: mask,
+      maskClean: cleaned,
+      croppedImage: cropped.image as NdArray<TypedArray>,
+      croppedMask: cropped.mask,
+    };
+  }
+  return result;
+}
+
+/** Returns, per pixel, the class with the highest score; the first one wins a tie, as torch.max does on CPU. */
+export function argmaxOverClasses(scores: Float32Array, dims: number[]): Uint8Array {
+  const [count, classes, height, width] = dims;
+  const plane = height * width;
+  const labels = new Uint8Array(count * plane);
+  for (let n = 0; n < count; n++) {
+    const base = n * classes * plane;
+    for (let p = 0; p < plane; p++) {
+      let best = 0;
+      let bestScore = scores[base + p];
+      for (let c = 1; c < classes; c++) {
+        const score = scores[base + c * plane + p];
+        if (score > bestScore) {
+          bestScore = score;
+          best = c;
+        }
+      }
+      labels[n * plane + p] = best;
+    }
+  }
+  return labels;
+}
