@@ -45,18 +45,19 @@ test('resampledSize truncates size times spacing over target', () => {
 });
 
 test('resample truncates integer values toward zero', () => {
-  // Two voxels of 3 mm along x sampled every 1.5 mm: index 0.5 lies halfway between them.
+  // Two voxels of 3 mm along x sampled every 1.5 mm: index 0.5 gives -2.5, truncated to -2.
+  // Index 1.5 is outside [-0.5, 1.5), so the last voxel takes the default value 0.
   const input = volume([2, 1, 1], [3, 5, 5], [-3, -2]);
   const output = resample(input, [1.5, 5, 5]);
-  assert.equal(Array.from(output.data), [-3, -2, -2, -2]);
+  assert.equal(Array.from(output.data), [-3, -2, -2, 0]);
 });
 
 test('resample copies the edge voxel in the outer half voxel', () => {
   const input = volume([2, 1, 1], [2, 5, 5], [10, 20]);
-  // Index 1.25 is past the last voxel centre but inside [-0.5, 1.5): it takes the edge value.
-  const output = resample(input, [2.5, 5, 5]);
-  assert.equal(output.size, [1, 1, 1]);
-  assert.equal(Array.from(resample(input, [1, 5, 5]).data), [10, 15, 20, 20]);
+  // Indices 0, 0.625 and 1.25: the last is past the last voxel centre but inside [-0.5, 1.5).
+  const output = resample(input, [1.25, 5, 5]);
+  assert.equal(output.size, [3, 1, 1]);
+  assert.equal(Array.from(output.data), [10, 16, 20]);
 });
 
 test('resample rejects a scan thinner than one output slice', () => {
