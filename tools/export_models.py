@@ -99,7 +99,6 @@ def published_sources(checkpoint_dir: Path) -> Sources:
         raise SourceError(f'{checkpoint_dir}: folder not found')
     paths = {}
     for role in PUBLISHED_FILES:
-        log.info('checking %s', PUBLISHED_FILES[role].file_name)
         paths[role] = verify_published_file(checkpoint_dir, role)
     return Sources(published_config(), paths, {role: entry.container_key for role, entry in PUBLISHED_FILES.items()})
 
@@ -108,7 +107,7 @@ def load_unet(sources: Sources, trust_pickle: bool) -> LungUNet:
     config = sources.config
     path = sources.paths['lungmask']
     state = load_state_dict(path, sources.container_keys['lungmask'], trust_pickle)
-    parameters = select_parameters(state, unet_expected_shapes(config), unet_optional_keys, str(path))
+    parameters = select_parameters(state, unet_expected_shapes(config), unet_optional_keys, str(path), config.source)
     model = LungUNet(config.unet_wf, config.unet_depth, UNET_CLASSES)
     # Not strict because the batch-norm step counters are left out; they do not affect evaluation.
     model.load_state_dict(parameters, strict=False)
@@ -122,8 +121,10 @@ def load_vit_parameters(sources: Sources, role: str, n_blocks: int, trust_pickle
     config = sources.config
     path = sources.paths[role]
     state = load_state_dict(path, sources.container_keys[role], trust_pickle)
+    parameters = select_parameters(state, vit_expected_shapes(config, n_blocks), vit_optional_keys(config),
+                                   str(path), config.source)
     require_all_blocks(state, config, str(path))
-    return select_parameters(state, vit_expected_shapes(config, n_blocks), vit_optional_keys(config), str(path))
+    return parameters
 
 
 def build_vit(config: ExportConfig, parameters: Dict[str, torch.Tensor], n_blocks: int) -> ViTFeatures:

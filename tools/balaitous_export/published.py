@@ -1,10 +1,13 @@
 """The published Balaitous weights: file names, where the state dict sits, known hashes and the
 sizes of the networks."""
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from .sources import ExportConfig, SourceError, parse_config, sha256_of_file
+
+log = logging.getLogger('export-models')
 
 PUBLISHED_CONFIG = {
     'unet': {'wf': 6, 'depth': 5},
@@ -38,7 +41,7 @@ PUBLISHED_FILES = {
 
 
 def published_config() -> ExportConfig:
-    return parse_config(PUBLISHED_CONFIG, 'published configuration')
+    return parse_config(PUBLISHED_CONFIG, 'the published configuration')
 
 
 def verify_published_file(directory: Path, role: str) -> Path:
@@ -50,6 +53,7 @@ def verify_published_file(directory: Path, role: str) -> Path:
     if entry.sha256 is None and entry.sha256_prefix is None:
         return path
 
+    log.info('verifying the SHA-256 of %s', path)
     digest = sha256_of_file(path)
     if entry.sha256 is not None and digest != entry.sha256:
         raise SourceError(f'{path}: SHA-256 is {digest}, expected {entry.sha256} for the published '

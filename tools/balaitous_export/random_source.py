@@ -39,8 +39,6 @@ def random_unet(wf: int, depth: int) -> LungUNet:
         batch = torch.from_numpy(check_inputs.make_check_batch(check_inputs.unet_check_input()))
         model.train()
         model(batch)
-    for norm in batch_norms:
-        norm.momentum = 0.1
     return model.eval()
 
 

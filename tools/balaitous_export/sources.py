@@ -44,6 +44,8 @@ class ExportConfig:
     n_blocks_lung: int
     # The config.json content, written unchanged into the manifest.
     raw: dict
+    # Origin of the sizes (a config.json path), named in errors about mismatching weights.
+    source: str
 
 
 CONFIG_SCHEMA = {
@@ -75,7 +77,7 @@ def parse_config(raw: object, source: str) -> ExportConfig:
                 raise SourceError(f'{source}: missing key "{key}.{subkey}"')
             values[f'{key}_{subkey}'] = _positive_int(section[subkey], source, f'{key}.{subkey}')
 
-    config = ExportConfig(raw=raw, **values)
+    config = ExportConfig(raw=raw, source=source, **values)
     if config.vit_embed_dim % config.vit_num_heads != 0:
         raise SourceError(f'{source}: "vit.embed_dim" ({config.vit_embed_dim}) must be a multiple of '
                           f'"vit.num_heads" ({config.vit_num_heads})')
@@ -135,8 +137,9 @@ def load_state_dict(path: Path, container_key: Optional[str] = None,
     except pickle.UnpicklingError as error:
         if 'Weights only load failed' not in str(error):
             raise SourceError(f'{path}: not a readable PyTorch checkpoint ({error})') from None
-        raise SourceError(f'{path}: the checkpoint contains objects other than tensors and plain '
-                          f'containers; rerun with --trust-pickle if you trust this file ({error})') from None
+        raise SourceError(f'{path}: not a PyTorch checkpoint, or one that contains Python objects besides '
+                          f'tensors and plain containers; if you trust this file, rerun with --trust-pickle '
+                          f'({error})') from None
     except Exception as error:  # noqa: BLE001 - torch.load raises many types on a corrupt file.
         raise SourceError(f'{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {error})') from None
 
@@ -161,29 +164,35 @@ OptionalKeys = Callable[[str], Union[Tuple[int, ...], str, None]]
 
 
 def select_parameters(state: Dict[str, torch.Tensor], expected: Mapping[str, Tuple[int, ...]],
-                      optional: OptionalKeys, source: str) -> Dict[str, torch.Tensor]:
+                      optional: OptionalKeys, source: str, config_source: str) -> Dict[str, torch.Tensor]:
     """Check a state dict against the expected names and shapes and return the expected entries.
 
     Keys outside `expected` must pass `optional`; they are checked and then dropped.
+    `config_source` names where the expected sizes come from, for the error messages.
     """
+    hint = f'check that the file matches the sizes in {config_source}'
+    # Shapes first: a checkpoint of another width reports its first wrong shape, not a missing key.
+    unexpected = []
+    for key, tensor in state.items():
+        shape = expected[key] if key in expected else optional(key)
+        if shape is None:
+            unexpected.append(key)
+            continue
+        if shape != ANY_SHAPE and tuple(tensor.shape) != tuple(shape):
+            raise SourceError(f'{source}: key "{key}" has shape {list(tensor.shape)}, expected '
+                              f'{list(shape)}; {hint}')
+        if key in expected and not tensor.is_floating_point():
+            raise SourceError(f'{source}: key "{key}" has dtype {tensor.dtype}, expected a float tensor')
+
     missing = [key for key in expected if key not in state]
     if missing:
         more = f' and {len(missing) - 1} more' if len(missing) > 1 else ''
         raise SourceError(f'{source}: missing key "{missing[0]}"{more} (expected shape '
-                          f'{list(expected[missing[0]])}); check the file and config.json')
-    for key, tensor in state.items():
-        if key in expected:
-            shape = expected[key]
-        else:
-            shape = optional(key)
-            if shape is None:
-                raise SourceError(f'{source}: unexpected key "{key}" with shape {list(tensor.shape)}; '
-                                  f'check the file and config.json')
-        if shape != ANY_SHAPE and tuple(tensor.shape) != tuple(shape):
-            raise SourceError(f'{source}: key "{key}" has shape {list(tensor.shape)}, expected '
-                              f'{list(shape)}; check the file and config.json')
-        if key in expected and not tensor.is_floating_point():
-            raise SourceError(f'{source}: key "{key}" has dtype {tensor.dtype}, expected a float tensor')
+                          f'{list(expected[missing[0]])}); {hint}')
+    if unexpected:
+        more = f' and {len(unexpected) - 1} more' if len(unexpected) > 1 else ''
+        raise SourceError(f'{source}: unexpected key "{unexpected[0]}" (shape {list(state[unexpected[0]].shape)})'
+                          f'{more}; {hint}')
     return {key: state[key].float() for key in expected}
 
 
@@ -260,11 +269,11 @@ def vit_optional_keys(config: ExportConfig):
 
 def require_all_blocks(state: Mapping[str, torch.Tensor], config: ExportConfig, source: str) -> None:
     """Check that the checkpoint has all `vit.depth` blocks, the unused ones included, so that a
-    config.json that does not describe the file is caught."""
+    configuration that does not describe the file is caught."""
     for index in range(config.vit_depth):
         key = f'blocks.{index}.norm1.weight'
         if key not in state:
-            raise SourceError(f'{source}: missing key "{key}" (config.json gives "vit.depth" '
+            raise SourceError(f'{source}: missing key "{key}" ({config.source} gives "vit.depth" '
                               f'{config.vit_depth})')
 
 

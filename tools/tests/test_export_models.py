@@ -1,0 +1,272 @@
+"""Tests of tools/export-models: validation errors, the published-file checks and a deterministic
+end-to-end export. Run with `/usr/bin/python3 -m unittest discover -s tools/tests` (needs torch
+and onnx)."""
+import argparse
+import copy
+import io
+import json
+import logging
+import sys
+import tempfile
+import unittest
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import numpy as np
+import torch
+
+TOOLS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TOOLS))
+
+import export_models  # noqa: E402
+from balaitous_export import published  # noqa: E402
+from balaitous_export.networks import LungUNet, ViTFeatures  # noqa: E402
+from balaitous_export.sources import (  # noqa: E402
+    SourceError, load_state_dict, parse_config, read_heads, select_parameters, unet_expected_shapes,
+    unet_optional_keys, vit_expected_shapes, vit_optional_keys)
+
+# Progress messages of the tool; errors are still printed.
+logging.disable(logging.INFO)
+
+FIXTURE = TOOLS.parent.parent / 'shared' / 'weights' / 'fixture-tiny'
+SMALL_CONFIG = {
+    'unet': {'wf': 1, 'depth': 2},
+    'vit': {'embed_dim': 8, 'num_heads': 2, 'depth': 3, 'patch_size': 16},
+    'n_blocks_full': 3,
+    'n_blocks_lung': 2,
+}
+
+
+def small_config(**changes):
+    raw = copy.deepcopy(SMALL_CONFIG)
+    for path, value in changes.items():
+        section, _, key = path.rpartition('__')
+        (raw[section] if section else raw)[key] = value
+    return raw
+
+
+def full_vit_state(config) -> dict:
+    """A whole-ViT state dict of `vit.depth` blocks with the final norm, as a checkpoint has it."""
+    state = ViTFeatures(config.vit_embed_dim, config.vit_num_heads, config.vit_depth, config.vit_patch_size).state_dict()
+    state['norm.weight'] = torch.ones(config.vit_embed_dim)
+    state['norm.bias'] = torch.zeros(config.vit_embed_dim)
+    return state
+
+
+def select_vit(state, config, n_blocks):
+    return select_parameters(state, vit_expected_shapes(config, n_blocks), vit_optional_keys(config), 'vit.pth',
+                             config.source)
+
+
+class ConfigTest(unittest.TestCase):
+    def assert_rejected(self, raw, message):
+        with self.assertRaises(SourceError) as context:
+            parse_config(raw, 'config.json')
+        self.assertIn(message, str(context.exception))
+
+    def test_valid_config(self):
+        config = parse_config(small_config(), 'config.json')
+        self.assertEqual(config.vit_embed_dim, 8)
+        self.assertEqual(config.n_blocks_lung, 2)
+        self.assertEqual(config.raw, SMALL_CONFIG)
+
+    def test_missing_key(self):
+        raw = small_config()
+        del raw['vit']['num_heads']
+        self.assert_rejected(raw, 'config.json: missing key "vit.num_heads"')
+
+    def test_unknown_key(self):
+        self.assert_rejected(small_config(vit__heads=2), 'unknown key "vit.heads"')
+        self.assert_rejected(small_config(extra=1), 'unknown key "extra"')
+
+    def test_invalid_values(self):
+        self.assert_rejected(small_config(unet__wf=0), '"unet.wf" must be a positive integer, found 0')
+        self.assert_rejected(small_config(unet__wf=True), '"unet.wf" must be a positive integer, found true')
+        self.assert_rejected(small_config(vit__depth='3'), '"vit.depth" must be a positive integer')
+        self.assert_rejected(small_config(vit__num_heads=3), 'must be a multiple of "vit.num_heads"')
+        self.assert_rejected(small_config(vit__patch_size=15), '"vit.patch_size" (15) must divide')
+        self.assert_rejected(small_config(n_blocks_lung=4), '"n_blocks_lung" (4) exceeds "vit.depth" (3)')
+
+
+class StateDictTest(unittest.TestCase):
+    def setUp(self):
+        self.config = parse_config(small_config(), 'config.json')
+
+    def test_unet_state_dict_accepted(self):
+        state = LungUNet(1, 2).state_dict()
+        parameters = select_parameters(state, unet_expected_shapes(self.config), unet_optional_keys, 'unet.pth',
+                                       'config.json')
+        self.assertIn('last.weight', parameters)
+        self.assertNotIn('down_path.0.block.2.num_batches_tracked', parameters)
+
+    def test_unet_without_step_counters_accepted(self):
+        state = {key: value for key, value in LungUNet(1, 2).state_dict().items()
+                 if not key.endswith('num_batches_tracked')}
+        select_parameters(state, unet_expected_shapes(self.config), unet_optional_keys, 'unet.pth', 'config.json')
+
+    def test_wrong_shape_names_key(self):
+        state = LungUNet(1, 2).state_dict()
+        state['last.weight'] = torch.zeros(3, 4, 1, 1)
+        with self.assertRaises(SourceError) as context:
+            select_parameters(state, unet_expected_shapes(self.config), unet_optional_keys, 'unet.pth', 'config.json')
+        self.assertIn('unet.pth: key "last.weight" has shape [3, 4, 1, 1], expected [3, 2, 1, 1]',
+                      str(context.exception))
+        self.assertIn('sizes in config.json', str(context.exception))
+
+    def test_missing_key_named(self):
+        state = LungUNet(1, 2).state_dict()
+        del state['last.bias']
+        with self.assertRaisesRegex(SourceError, r'unet\.pth: missing key "last\.bias" \(expected shape \[3\]\)'):
+            select_parameters(state, unet_expected_shapes(self.config), unet_optional_keys, 'unet.pth', 'config.json')
+
+    def test_unexpected_key_named(self):
+        state = LungUNet(1, 2).state_dict()
+        state['extra.weight'] = torch.zeros(2)
+        with self.assertRaisesRegex(SourceError, r'unexpected key "extra\.weight" \(shape \[2\]\)'):
+            select_parameters(state, unet_expected_shapes(self.config), unet_optional_keys, 'unet.pth', 'config.json')
+
+    def test_integer_parameter_rejected(self):
+        state = LungUNet(1, 2).state_dict()
+        state['last.bias'] = torch.zeros(3, dtype=torch.int64)
+        with self.assertRaisesRegex(SourceError, r'key "last\.bias" has dtype torch\.int64'):
+            select_parameters(state, unet_expected_shapes(self.config), unet_optional_keys, 'unet.pth', 'config.json')
+
+    def test_vit_drops_unused_keys(self):
+        state = full_vit_state(self.config)
+        state['masked_embed'] = torch.zeros(1, 8)
+        state['head.weight'] = torch.zeros(5, 8)
+        parameters = select_vit(state, self.config, 2)
+        self.assertEqual(set(parameters), set(vit_expected_shapes(self.config, 2)))
+        self.assertNotIn('blocks.2.norm1.weight', parameters)
+        self.assertNotIn('norm.weight', parameters)
+
+    def test_vit_block_beyond_depth_rejected(self):
+        state = full_vit_state(self.config)
+        state['blocks.3.norm1.weight'] = torch.zeros(8)
+        with self.assertRaisesRegex(SourceError, r'unexpected key "blocks\.3\.norm1\.weight"'):
+            select_vit(state, self.config, 2)
+
+    def test_vit_unused_block_shape_checked(self):
+        state = full_vit_state(self.config)
+        state['blocks.2.mlp.fc1.weight'] = torch.zeros(16, 8)
+        with self.assertRaisesRegex(SourceError, r'key "blocks\.2\.mlp\.fc1\.weight" has shape \[16, 8\], expected \[32, 8\]'):
+            select_vit(state, self.config, 2)
+
+    def test_vit_of_other_width_rejected(self):
+        wide = parse_config(small_config(vit__embed_dim=16), 'config.json')
+        with self.assertRaisesRegex(SourceError, r'key "cls_token" has shape \[1, 1, 16\], expected \[1, 1, 8\]'):
+            select_vit(full_vit_state(wide), self.config, 2)
+
+
+class FileTest(unittest.TestCase):
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory()
+        self.root = Path(self.directory.name)
+
+    def tearDown(self):
+        self.directory.cleanup()
+
+    def test_missing_checkpoint(self):
+        with self.assertRaisesRegex(SourceError, r'absent\.pth: file not found'):
+            load_state_dict(self.root / 'absent.pth')
+
+    def test_corrupt_checkpoint(self):
+        path = self.root / 'corrupt.pth'
+        path.write_bytes(b'not a checkpoint\n')
+        with self.assertRaisesRegex(SourceError, r'corrupt\.pth: not a (readable )?PyTorch checkpoint'):
+            load_state_dict(path)
+        path.write_bytes(b'')
+        with self.assertRaisesRegex(SourceError, r'corrupt\.pth: not a (readable )?PyTorch checkpoint'):
+            load_state_dict(path)
+
+    def test_container_key(self):
+        path = self.root / 'wrapped.pth'
+        torch.save({'state_dict': {'a': torch.zeros(1)}}, path)
+        self.assertEqual(list(load_state_dict(path, 'state_dict')), ['a'])
+        with self.assertRaisesRegex(SourceError, r'wrapped\.pth: key \'state_dict\' is not a tensor'):
+            load_state_dict(path)
+        with self.assertRaisesRegex(SourceError, r'missing key "model"'):
+            load_state_dict(path, 'model')
+
+    def test_pickled_objects_need_trust(self):
+        path = self.root / 'objects.pth'
+        torch.save({'state_dict': {'a': torch.zeros(1)}, 'args': argparse.Namespace(epochs=1)}, path)
+        with self.assertRaisesRegex(SourceError, r'--trust-pickle'):
+            load_state_dict(path, 'state_dict')
+
+    def write_heads(self, features, **changes):
+        arrays = {}
+        for name in ('full_covid', 'lung_covid', 'full_severe', 'lung_severe'):
+            arrays[f'coef_{name}'] = np.linspace(-1, 1, features + (2 if name.endswith('severe') else 0))
+            arrays[f'intercept_{name}'] = np.float64(0.1)
+            arrays[f'alpha_{name}'] = np.float64(0.5)
+        arrays.update(changes)
+        arrays = {key: value for key, value in arrays.items() if value is not None}
+        path = self.root / 'heads.npz'
+        np.savez(path, **arrays)
+        return path
+
+    def test_heads_read_exactly(self):
+        heads = read_heads(self.write_heads(4, alpha_full_covid=np.float64(0.35000000000000003)), 4)
+        self.assertEqual(len(heads.heads['full_severe'].coef), 6)
+        self.assertEqual(heads.alpha['full_covid'], 0.35000000000000003)
+
+    def test_heads_errors(self):
+        with self.assertRaisesRegex(SourceError, r'key "coef_full_severe" has shape \[4\]'):
+            read_heads(self.write_heads(4, coef_full_severe=np.zeros(4)), 4)
+        with self.assertRaisesRegex(SourceError, r'missing key "alpha_lung_covid"'):
+            read_heads(self.write_heads(4, alpha_lung_covid=None), 4)
+        with self.assertRaisesRegex(SourceError, r'key "intercept_lung_covid" contains non-finite values'):
+            read_heads(self.write_heads(4, intercept_lung_covid=np.float64('nan')), 4)
+        with self.assertRaisesRegex(SourceError, r'unexpected key "coef_other"'):
+            read_heads(self.write_heads(4, coef_other=np.zeros(4)), 4)
+
+    def test_published_hash_prefix_checked(self):
+        (self.root / 'unet_r231-d5d2fc3d.pth').write_bytes(b'other content')
+        with self.assertRaisesRegex(SourceError, r'expected it to start with d5d2fc3d'):
+            published.verify_published_file(self.root, 'lungmask')
+
+    def test_published_hash_checked(self):
+        (self.root / 'balaitous.npz').write_bytes(b'other content')
+        with self.assertRaisesRegex(SourceError, r'SHA-256 is [0-9a-f]{64}, expected 3adb710c'):
+            published.verify_published_file(self.root, 'heads')
+
+    def test_published_missing_file(self):
+        with self.assertRaisesRegex(SourceError, r'vitl_16_ct\.pth: file not found'):
+            published.verify_published_file(self.root, 'vit_full')
+
+
+@unittest.skipUnless(FIXTURE.is_dir(), f'stand-in weights not found at {FIXTURE}')
+class ExportTest(unittest.TestCase):
+    def test_export_is_deterministic(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            outputs = [Path(scratch) / 'first', Path(scratch) / 'second']
+            for out in outputs:
+                with redirect_stdout(io.StringIO()):
+                    self.assertEqual(export_models.main([str(FIXTURE), str(out)]), 0)
+            names = sorted(path.name for path in outputs[0].iterdir())
+            self.assertEqual(names, ['heads.json', 'lungmask.onnx', 'manifest.json', 'vit_full.onnx', 'vit_lung.onnx'])
+            for name in names:
+                self.assertEqual((outputs[0] / name).read_bytes(), (outputs[1] / name).read_bytes(), name)
+
+            manifest = json.loads((outputs[0] / 'manifest.json').read_text())
+            self.assertEqual(manifest['files']['vit_lung']['blocks'], 3)
+            self.assertEqual(manifest['files']['vit_full']['outputs'][0]['shape'], ['N', 64])
+            self.assertIs(manifest['published'], False)
+
+    def test_bad_source_writes_nothing(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            source = Path(scratch) / 'source'
+            source.mkdir()
+            for file in FIXTURE.iterdir():
+                (source / file.name).write_bytes(file.read_bytes())
+            state = torch.load(source / 'vit_lung.pth')
+            state['blocks.1.attn.qkv.bias'] = torch.zeros(3)
+            torch.save(state, source / 'vit_lung.pth')
+            out = Path(scratch) / 'out'
+            self.assertEqual(export_models.main([str(source), str(out)]), 1)
+            self.assertFalse(out.exists())
+
+
+if __name__ == '__main__':
+    unittest.main()
