@@ -12,7 +12,6 @@ import {
   binaryFillHoles,
   fillVoids,
   flip,
-  keepLargestComponent,
   label,
   regionProperties,
   zoom,
@@ -21,14 +20,15 @@ import { type NdArray, type TypedArray, allocateLike, ndarray } from '../volume.
 
 /** Side of the square slices that the U-Net takes and returns, in pixels. */
 export const UNET_RESOLUTION = 256;
-/** HU range that slices are clipped to; the network input maps it linearly onto [0, 1]. */
+/** HU range that slices are clipped to. The network input maps it linearly onto [0, 1]. */
 export const HU_CLIP: readonly [number, number] = [-1024, 600];
 /** Side of the square grid on which the body mask is computed, in pixels. */
 export const BODY_MASK_RESOLUTION = 128;
 /** Pixels strictly above this value are body. */
 export const BODY_MASK_THRESHOLD_HU = -500;
-/** Erosions of the body mask before its largest region is taken, and dilations after. */
+/** Erosions of the body mask before its largest region is taken. */
 export const BODY_MASK_EROSIONS = 2;
+/** Dilations of the body mask's largest region. */
 export const BODY_MASK_DILATIONS = 2;
 /** Holes below this many pixels are closed when the volume has a single slice. */
 export const SINGLE_SLICE_HOLE_AREA = 64;
@@ -38,7 +38,10 @@ export const DEFAULT_BATCH_SIZE = 8;
 /** Body box of one slice: row start, column start, row end, column end (ends exclusive). */
 export type Box = [number, number, number, number];
 
-/** Runs the U-Net on `count` slices of 1 × 256 × 256 and returns their argmax labels, count × 256 × 256. */
+/**
+ * Runs the U-Net on `count` slices of 1 × 256 × 256 float32 and returns the argmax over its
+ * classes for each pixel, `count` × 256 × 256 labels.
+ */
 export type UnetRunner = (input: Float32Array, count: number) => Promise<Uint8Array>;
 
 export interface LungMaskOptions {
@@ -232,9 +235,9 @@ function regionToLobeMap(area: Float64Array, labelOfRegion: Float64Array): Uint8
  * increasing order, so a later label overwrites an earlier one's filled voids.
  *
  * lungmask also loops over the smaller regions to merge each into the neighbour it touches
- * most, but that loop never reassigns anything: its test `n != spare` compares a number with an
- * empty list, which numpy 1.2x evaluates to an empty array, and an empty array is false. The
- * loop is therefore left out.
+ * most, but that loop never reassigns anything. Its test `n != spare` compares a number with an
+ * empty list, which numpy 1.24 evaluates to an empty array, and numpy takes an empty array as
+ * false (with a DeprecationWarning). The loop is therefore left out.
  *
  * Like lungmask, the smallest value present after the mapping is skipped, assuming it is the
  * background 0.
@@ -247,23 +250,31 @@ export function postprocess(labels: NdArray<Uint8Array>): NdArray<Uint8Array> {
   const { area, maxIntensity } = regionProperties(regions, labels);
   const lobeOfRegion = regionToLobeMap(area, maxIntensity as Float64Array);
 
-  const mapped = new Uint8Array(labels.data.length);
+  // lungmask keeps the largest connected component of `mapped == value`. That is the largest
+  // region mapped to `value`, because regions of one value never touch (they would be one
+  // region), and it is unique because region_to_lobemap maps only strictly growing areas.
   const present = new Uint8Array(256);
-  for (let i = 0; i < mapped.length; i++) {
-    mapped[i] = lobeOfRegion[regions.labels.data[i]];
-    present[mapped[i]] = 1;
+  const largestRegionOf = new Int32Array(256);
+  present[0] = labels.data.includes(0) ? 1 : 0;
+  for (let region = 1; region < lobeOfRegion.length; region++) {
+    const value = lobeOfRegion[region];
+    present[value] = 1;
+    if (value !== 0 && (largestRegionOf[value] === 0 || area[region - 1] > area[largestRegionOf[value] - 1])) {
+      largestRegionOf[value] = region;
+    }
   }
   const values = Array.from(present.keys()).filter((value) => present[value] === 1).slice(1);
 
   const singleSlice = labels.shape[0] === 1;
-  const output = new Uint8Array(mapped.length);
+  const regionData = regions.labels.data;
+  const output = new Uint8Array(labels.data.length);
   for (const value of values) {
-    const ofValue = new Uint8Array(mapped.length);
-    for (let i = 0; i < mapped.length; i++) {
-      ofValue[i] = mapped[i] === value ? 1 : 0;
+    const region = largestRegionOf[value];
+    const largest = new Uint8Array(output.length);
+    for (let i = 0; i < largest.length; i++) {
+      largest[i] = region !== 0 && regionData[i] === region ? 1 : 0;
     }
-    const largest = keepLargestComponent(ndarray(ofValue, labels.shape));
-    const filled = singleSlice ? fillHolesOfSingleSlice(largest) : fillVoids(largest);
+    const filled = singleSlice ? fillHolesOfSingleSlice(ndarray(largest, labels.shape)) : fillVoids(ndarray(largest, labels.shape));
     for (let i = 0; i < output.length; i++) {
       if (filled.data[i]) output[i] = value;
     }
