@@ -293,8 +293,8 @@ test('fillVoids reproduces the fill_voids seeding', () => {
     [1, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 1, 0],
     [2, 4, 5],
   );
-  // fill_voids 2.1.2: the zero at (0, 0, 1) touches the border, but no run start of the face
-  // scans reaches it, so it is filled; scipy's binary_fill_holes would leave it.
+  // fill_voids 2.1.2: the zero at (0, 0, 1) lies on the border, but the face scans seed no
+  // zero connected to it, so it is filled. scipy's binary_fill_holes leaves it empty.
   assert.equal(valuesOf(fillVoids(input)), [
     1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 1, 0,
   ]);
