@@ -43,7 +43,10 @@ export function parseAgeYears(text: string): number | undefined {
   return Number(match[1]) * UNIT_IN_YEARS[unit];
 }
 
-/** Maps `PatientSex` as the reference does: exactly `M` is 1, exactly `F` is 0, anything else 0.5. */
+/**
+ * Maps `PatientSex` as the reference does (`M` is 1, `F` is 0, anything else 0.5, case-sensitive),
+ * except that space and NUL padding is removed first: DICOM pads `M` to `M `.
+ */
 export function parseSex(text: string): Sex {
   const value = stripPadding(text);
   if (value === 'M') return 1;
