@@ -1,0 +1,48 @@
+/**
+ * `balaitous models`: checks a models directory and lists where models are looked up.
+ */
+import path from 'node:path';
+
+import fs from 'fs-extra';
+
+import { findModelsDir, modelsSearchPath, readManifest, verifyModelsDir } from '../models.js';
+import { UsageError, applyVerbosity, parse } from './options.js';
+
+export const MODELS_HELP = `Usage: balaitous models verify [DIR] | balaitous models info
+
+  verify [DIR]   check each file of a models directory (default: the one in use) against its manifest
+  info           list the places searched for models, in order, and what each holds`;
+
+export async function modelsCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { models: { type: 'string' } }, 'models');
+  const [action, dirArgument] = positionals;
+  if (values.help || action === undefined) {
+    process.stdout.write(`${MODELS_HELP}\n`);
+    return values.help ? 0 : 2;
+  }
+  applyVerbosity(values);
+
+  if (action === 'info') {
+    for (const { dir, source } of modelsSearchPath(values.models)) {
+      let state = 'no manifest.json';
+      if (await fs.pathExists(path.join(dir, 'manifest.json'))) {
+        const manifest = await readManifest(dir);
+        state = `${manifest.name}${manifest.published ? '' : ' (test models)'}`;
+      }
+      process.stdout.write(`${source.padEnd(16)} ${dir}: ${state}\n`);
+    }
+    return 0;
+  }
+  if (action === 'verify') {
+    const dir = await findModelsDir(dirArgument ?? values.models);
+    const problems = await verifyModelsDir(dir);
+    if (problems.length > 0) {
+      process.stdout.write(`${dir}: INVALID\n  ${problems.join('\n  ')}\n`);
+      return 1;
+    }
+    const manifest = await readManifest(dir);
+    process.stdout.write(`${dir}: OK (${manifest.name}, every file matches its sha256)\n`);
+    return 0;
+  }
+  throw new UsageError(`unknown models action ${JSON.stringify(action)}: expected verify or info`);
+}
