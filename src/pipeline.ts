@@ -8,9 +8,11 @@ import { applyMask } from './steps/apply-mask.js';
 import { cleanMask } from './steps/clean-mask.js';
 import { cropLungs } from './steps/crop-lungs.js';
 import { cropPad } from './steps/crop-pad.js';
-import { extractFeatures } from './steps/features.js';
+import { type Explanation, explainHeads, slicePositions } from './steps/explain.js';
+import { extractSliceFeatures } from './steps/features.js';
 import { type HeadName, type Prediction, applyHeads } from './steps/heads.js';
 import { computeLungMask } from './steps/lung-mask.js';
+import { type LungMeasures, measureLungs } from './steps/lung-measures.js';
 import { reorientToIdentity } from './steps/reorient.js';
 import { resample } from './steps/resample.js';
 import { toHwz } from './steps/to-arrays.js';
@@ -67,6 +69,10 @@ export interface PipelineResult {
   timings: Record<string, number>;
   /** Resampled slices kept for the features, [start, end), in the (H, W, Z) layout's Z. */
   sliceRange: [number, number];
+  /** Each head's logit split into an offset and one contribution per kept slice. */
+  explanation: Explanation;
+  /** Lung volumes and HU-range fractions: descriptive, not used by the model. */
+  lungMeasures: LungMeasures;
   intermediates?: Intermediates;
 }
 
@@ -103,11 +109,18 @@ export async function runPipeline(scan: Volume, models: LoadedModels, options: P
 
   const runVit = (session: LoadedModels['vitFull']) => async (input: Float32Array, count: number) =>
     (await session.run(input, [count, 3, 224, 224])).data;
-  const full = await timed('features_full', timings, () => extractFeatures(cropped.image, runVit(models.vitFull)));
+  const fullSlices = await timed('features_full', timings, () => extractSliceFeatures(cropped.image, runVit(models.vitFull)));
   const masked = await timed('apply_mask', timings, () => applyMask(cropped.image, cropped.mask));
-  const lung = await timed('features_lung', timings, () => extractFeatures(masked, runVit(models.vitLung)));
+  const lungSlices = await timed('features_lung', timings, () => extractSliceFeatures(masked, runVit(models.vitLung)));
+  const full = fullSlices.mean;
+  const lung = lungSlices.mean;
 
   const prediction: Prediction = await timed('heads', timings, () => applyHeads(models.heads, { full, lung }, ageSex.age, ageSex.sex));
+  const explanation = await timed('explain', timings, () =>
+    explainHeads(models.heads, { full: fullSlices.tokens, lung: lungSlices.tokens }, prediction.logits, ageSex.age, ageSex.sex, slicePositions(resampled, cropped.sliceRange)),
+  );
+  const voxelVolumeMm3 = resampled.spacing[0] * resampled.spacing[1] * resampled.spacing[2];
+  const lungMeasures = await timed('lung_measures', timings, () => measureLungs(image, mask, cleaned, voxelVolumeMm3));
 
   const result: PipelineResult = {
     covid: prediction.covid,
@@ -121,6 +134,8 @@ export async function runPipeline(scan: Volume, models: LoadedModels, options: P
     providers: { lungmask: models.unet.provider, vit_full: models.vitFull.provider, vit_lung: models.vitLung.provider },
     timings,
     sliceRange: cropped.sliceRange,
+    explanation,
+    lungMeasures,
   };
   if (options.intermediates) {
     result.intermediates = {

@@ -41,24 +41,43 @@ export function vitInput(image: NdArray<TypedArray>, start: number, count: numbe
   return input;
 }
 
+/** Features of a volume: the mean vector that the heads take, and the class token of each slice. */
+export interface SliceFeatures {
+  /** Class tokens averaged over slices, as stored and H-flipped, then the two averages averaged. */
+  mean: Float32Array;
+  /** Class token of every slice, shape (2, Z, D): index 0 as stored, index 1 flipped along H. */
+  tokens: NdArray<Float32Array>;
+}
+
 /**
  * Extracts the feature vector of a volume: the class token of every slice, averaged over slices,
  * once as stored and once flipped along H; the result is the mean of the two averages.
  */
 export async function extractFeatures(image: NdArray<TypedArray>, runVit: RunVit, batchSize = DEFAULT_VIT_BATCH): Promise<Float32Array> {
+  return (await extractSliceFeatures(image, runVit, batchSize)).mean;
+}
+
+/**
+ * Extracts the mean feature vector, as `extractFeatures` does, and keeps each slice's class
+ * tokens, so that the heads' logits can be split into one share per slice.
+ */
+export async function extractSliceFeatures(image: NdArray<TypedArray>, runVit: RunVit, batchSize = DEFAULT_VIT_BATCH): Promise<SliceFeatures> {
   const depth = image.shape[2];
   if (depth === 0) {
     throw new RangeError('no slice to extract features from');
   }
 
   const averages: Float32Array[] = [];
-  for (const flip of [false, true]) {
+  let sliceTokens: Float32Array | undefined;
+  for (const [flipIndex, flip] of [false, true].entries()) {
     let sum: Float64Array | undefined;
     for (let start = 0; start < depth; start += batchSize) {
       const count = Math.min(batchSize, depth - start);
       const tokens = await runVit(vitInput(image, start, count, flip), count);
       const dimension = tokens.length / count;
       sum ??= new Float64Array(dimension);
+      sliceTokens ??= new Float32Array(2 * depth * dimension);
+      sliceTokens.set(tokens, (flipIndex * depth + start) * dimension);
       for (let n = 0; n < count; n++) {
         for (let d = 0; d < dimension; d++) sum[d] += tokens[n * dimension + d];
       }
@@ -66,5 +85,8 @@ export async function extractFeatures(image: NdArray<TypedArray>, runVit: RunVit
     averages.push(Float32Array.from(sum!, (value) => value / depth));
   }
 
-  return Float32Array.from(averages[0], (value, d) => (value + averages[1][d]) / 2);
+  return {
+    mean: Float32Array.from(averages[0], (value, d) => (value + averages[1][d]) / 2),
+    tokens: { data: sliceTokens!, shape: [2, depth, averages[0].length] },
+  };
 }
