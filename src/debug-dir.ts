@@ -9,6 +9,8 @@ import fs from 'fs-extra';
 import { writeVolume } from './io/image.js';
 import { formatNpy } from './io/npy.js';
 import type { PipelineResult } from './pipeline.js';
+import { type Explanation } from './steps/explain.js';
+import { HEAD_NAMES } from './steps/heads.js';
 import type { NdArray } from './volume.js';
 
 /** Writes an int64 `.npy` from integer values held as numbers. */
@@ -16,6 +18,27 @@ function int64Npy(array: NdArray): Uint8Array {
   const wide = BigInt64Array.from(array.data as ArrayLike<number> as number[], (value) => BigInt(value));
   const view = new Uint8Array(wide.buffer);
   return formatNpy({ data: view, shape: array.shape }, '<i8');
+}
+
+/** Formats the per-slice contributions as CSV: one row per head and kept slice, numbers at full float64 precision. */
+export function formatExplanationCsv(explanation: Explanation): string {
+  const lines = ['head,slice,zMm,contribution'];
+  for (const head of HEAD_NAMES) {
+    for (const { resampledSlice, zMm, contribution } of explanation[head].slices) {
+      lines.push(`${head},${resampledSlice},${zMm},${contribution}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Formats each head's offset, logit and float32 rounding share as CSV, one row per head. */
+export function formatExplanationOffsetsCsv(explanation: Explanation): string {
+  const lines = ['head,offset,logit,rounding'];
+  for (const head of HEAD_NAMES) {
+    const { offset, logit, rounding } = explanation[head];
+    lines.push(`${head},${offset},${logit},${rounding}`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 export async function writeDebugDir(dir: string, result: PipelineResult): Promise<void> {
@@ -48,4 +71,9 @@ export async function writeDebugDir(dir: string, result: PipelineResult): Promis
     timings_s: result.timings,
   };
   await fs.writeJson(path.join(dir, 'reference.json'), reference, { spaces: 1 });
+
+  // Not in the reference's dumps: the per-slice explanation and the descriptive lung measures.
+  await fs.writeFile(path.join(dir, 'explanation.csv'), formatExplanationCsv(result.explanation));
+  await fs.writeFile(path.join(dir, 'explanation_offsets.csv'), formatExplanationOffsetsCsv(result.explanation));
+  await fs.writeJson(path.join(dir, 'lung_measures.json'), result.lungMeasures, { spaces: 1 });
 }

@@ -13,6 +13,9 @@ export type { Intermediates, PipelineResult, PredictOptions } from './pipeline.j
 export type { Volume, NdArray, Geometry } from './volume.js';
 export { setLogLevel } from './log.js';
 export { writeDebugDir } from './debug-dir.js';
+export type { Explanation, HeadExplanation, SliceContribution, SlicePosition } from './steps/explain.js';
+export { COMPROMISED_HU, WELL_AERATED_HU, measureLungs } from './steps/lung-measures.js';
+export type { LungMeasures } from './steps/lung-measures.js';
 
 export class Balaitous {
   private constructor(private readonly models: LoadedModels) {}

@@ -17,7 +17,8 @@ Options:
   --models DIR         models directory (default: $BALAITOUS_MODELS, then models/ in the package, then ~/.cache/balaitous/models)
   --device DEVICE      auto, cpu, cuda or webgpu (default: auto, CUDA when it loads, else the CPU)
   --threads N          CPU threads for ONNX Runtime (default: the CPUs available)
-  --json               print one JSON object on stdout (covid, severe, age, sex, providers, timings)
+  --json               print one JSON object on stdout (covid, severe, age, sex, heads, explanation,
+                       lungMeasures, providers, timings)
   --debug-dir DIR      write every intermediate result, named as the reference implementation's dumps
   --quiet, --verbose   fewer or more log lines on stderr
 
@@ -75,6 +76,8 @@ export async function predictCommand(args: string[]): Promise<number> {
         age: result.age,
         sex: result.sex,
         heads: result.heads,
+        explanation: result.explanation,
+        lungMeasures: result.lungMeasures,
         providers: result.providers,
         models: model.modelsName,
         timings: result.timings,
