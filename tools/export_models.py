@@ -5,7 +5,8 @@ Usage:
   tools/export-models --published [options] CHECKPOINT_DIR OUT_DIR
   tools/export-models --make-random [--heads NPZ] [--seed N] OUT_SOURCE_DIR
 
-OUT_DIR receives lungmask.onnx, vit_full.onnx, vit_lung.onnx, heads.json and manifest.json.
+OUT_DIR receives lungmask.onnx, vit_full.onnx, vit_lung.onnx, heads.json and manifest.json, and
+with --fp16 also lungmask.fp16.onnx, vit_full.fp16.onnx and vit_lung.fp16.onnx.
 Progress goes to stderr; the PyTorch output statistics of the self-check go to stdout.
 """
 import argparse
@@ -19,6 +20,7 @@ from typing import Dict, Optional
 import torch
 
 from balaitous_export import check_inputs
+from balaitous_export.float16 import Float16Error, write_float16_copy
 from balaitous_export.networks import LungUNet, UNET_CLASSES, UNET_INPUT_SIZE, VIT_INPUT_CHANNELS, VIT_INPUT_SIZE, ViTFeatures
 from balaitous_export.onnx_files import EXTERNAL_DATA_MODES, export_onnx, file_entry, onnx_entry, tensor_entry
 from balaitous_export.published import PUBLISHED_FILES, published_config, verify_published_file
@@ -54,6 +56,10 @@ def parse_arguments(argv):
     parser.add_argument('--external-data', choices=EXTERNAL_DATA_MODES, default='auto',
                         help="store ONNX tensors in a separate '<model>.onnx.data' file: 'auto' only "
                              "for models over 2 GiB (default: auto)")
+    parser.add_argument('--fp16', action='store_true',
+                        help='also write a float16 copy of each network as <model>.fp16.onnx, with '
+                             'float32 inputs and outputs, listed in the manifest as its "fp16" variant '
+                             '(default: off)')
     parser.add_argument('--trust-pickle', action='store_true',
                         help='allow checkpoints that contain Python objects besides tensors; loading '
                              'them can run code (default: off)')
@@ -133,6 +139,17 @@ def build_vit(config: ExportConfig, parameters: Dict[str, torch.Tensor], n_block
     return model.eval()
 
 
+def float16_variant(path: Path, out_dir: Path, external_data: str) -> Dict:
+    """Write the float16 copy of the exported model at `path` and return its manifest entry."""
+    target = path.with_name(path.stem + '.fp16.onnx')
+    log.info('writing %s', target.name)
+    data_path = write_float16_copy(path, target, external_data)
+    entry = file_entry(target, out_dir)
+    if data_path is not None:
+        entry['externalData'] = file_entry(data_path, out_dir)
+    return entry
+
+
 def heads_json(heads: Heads) -> Dict:
     return {
         'features': heads.features,
@@ -204,6 +221,8 @@ def export_all(sources: Sources, out_dir: Path, args) -> None:
                                           for c in range(UNET_CLASSES)))
     check['lungmask'] = check_inputs.unet_check_entry(unet_input, unet_batch.numpy(), scores)
     del unet, scores
+    if args.fp16:
+        files['lungmask']['variants'] = {'fp16': float16_variant(out_dir / 'lungmask.onnx', out_dir, args.external_data)}
 
     vit_input = check_inputs.vit_check_input()
     vit_batch = torch.from_numpy(check_inputs.make_check_batch(vit_input))
@@ -222,6 +241,8 @@ def export_all(sources: Sources, out_dir: Path, args) -> None:
         print_statistics(f'{role} features', features)
         check[role] = check_inputs.vit_check_entry(vit_input, vit_batch.numpy(), features)
         del model
+        if args.fp16:
+            files[role]['variants'] = {'fp16': float16_variant(path, out_dir, args.external_data)}
 
     write_json(out_dir / 'heads.json', heads_json(heads))
     files['heads'] = file_entry(out_dir / 'heads.json', out_dir)
@@ -264,7 +285,7 @@ def main(argv=None) -> int:
         source_dir, out_dir = Path(args.paths[0]), Path(args.paths[1])
         sources = published_sources(source_dir) if args.published else layout_sources(source_dir)
         export_all(sources, out_dir, args)
-    except SourceError as error:
+    except (SourceError, Float16Error) as error:
         log.error('%s', error)
         return 1
     return 0

@@ -13,16 +13,19 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
+import onnx
 import torch
+from onnx import TensorProto, helper
 
 TOOLS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOOLS))
 
 import export_models  # noqa: E402
 from balaitous_export import published  # noqa: E402
+from balaitous_export.float16 import Float16Error, convert_to_float16  # noqa: E402
 from balaitous_export.networks import LungUNet, ViTFeatures  # noqa: E402
 from balaitous_export.sources import (  # noqa: E402
-    SourceError, load_state_dict, parse_config, read_heads, select_parameters, unet_expected_shapes,
+    SourceError, load_state_dict, parse_config, read_heads, select_parameters, sha256_of_file, unet_expected_shapes,
     unet_optional_keys, vit_expected_shapes, vit_optional_keys)
 
 # Progress messages of the tool; errors are still printed.
@@ -266,6 +269,70 @@ class ExportTest(unittest.TestCase):
             out = Path(scratch) / 'out'
             self.assertEqual(export_models.main([str(source), str(out)]), 1)
             self.assertFalse(out.exists())
+
+    def test_fp16_variants(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            out = Path(scratch) / 'out'
+            with redirect_stdout(io.StringIO()):
+                self.assertEqual(export_models.main([str(FIXTURE), str(out), '--fp16']), 0)
+            manifest = json.loads((out / 'manifest.json').read_text())
+            for role in ('lungmask', 'vit_full', 'vit_lung'):
+                variant = manifest['files'][role]['variants']['fp16']
+                self.assertEqual(variant['path'], f'{role}.fp16.onnx')
+                path = out / variant['path']
+                self.assertEqual(variant['bytes'], path.stat().st_size, role)
+                self.assertEqual(variant['sha256'], sha256_of_file(path), role)
+                self.assertNotIn('externalData', variant, role)
+
+                model = onnx.load(str(path))
+                self.assertEqual([value.type.tensor_type.elem_type for value in model.graph.input], [TensorProto.FLOAT])
+                self.assertEqual([value.type.tensor_type.elem_type for value in model.graph.output], [TensorProto.FLOAT])
+                float32_weights = [tensor.name for tensor in model.graph.initializer
+                                   if tensor.data_type == TensorProto.FLOAT]
+                self.assertEqual(float32_weights, [], role)
+
+    def test_fp16_external_data(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            out = Path(scratch) / 'out'
+            with redirect_stdout(io.StringIO()):
+                self.assertEqual(export_models.main([str(FIXTURE), str(out), '--fp16', '--external-data', 'always']), 0)
+            entry = json.loads((out / 'manifest.json').read_text())['files']['vit_lung']
+            self.assertEqual(entry['externalData']['path'], 'vit_lung.onnx.data')
+            data = entry['variants']['fp16']['externalData']
+            self.assertEqual(data['path'], 'vit_lung.fp16.onnx.data')
+            self.assertEqual(data['sha256'], sha256_of_file(out / data['path']))
+
+
+class Float16Test(unittest.TestCase):
+    def scaled_model(self, scale: float) -> onnx.ModelProto:
+        weight = helper.make_tensor('weight', TensorProto.FLOAT, [2], [scale, 1e-9])
+        node = helper.make_node('Mul', ['input', 'weight'], ['output'])
+        graph = helper.make_graph(
+            [node], 'scale', [helper.make_tensor_value_info('input', TensorProto.FLOAT, ['N', 2])],
+            [helper.make_tensor_value_info('output', TensorProto.FLOAT, ['N', 2])], [weight])
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+
+    def test_inputs_and_outputs_stay_float32(self):
+        model = convert_to_float16(self.scaled_model(3.0), 'scale.onnx')
+        onnx.checker.check_model(model)
+        self.assertEqual([node.op_type for node in model.graph.node], ['Cast', 'Mul', 'Cast'])
+        self.assertEqual(model.graph.input[0].type.tensor_type.elem_type, TensorProto.FLOAT)
+        self.assertEqual(model.graph.output[0].type.tensor_type.elem_type, TensorProto.FLOAT)
+        self.assertEqual(model.graph.initializer[0].data_type, TensorProto.FLOAT16)
+
+    def test_weight_beyond_range_rejected(self):
+        with self.assertRaisesRegex(Float16Error, r'scale\.onnx: initializer weight: 1 value\(s\) beyond the float16 range'):
+            convert_to_float16(self.scaled_model(1e6), 'scale.onnx')
+
+    def test_resize_scales_stay_float32(self):
+        scales = helper.make_tensor('scales', TensorProto.FLOAT, [4], [1, 1, 2, 2])
+        node = helper.make_node('Resize', ['input', '', 'scales'], ['output'], mode='linear')
+        graph = helper.make_graph(
+            [node], 'resize', [helper.make_tensor_value_info('input', TensorProto.FLOAT, [1, 1, 4, 4])],
+            [helper.make_tensor_value_info('output', TensorProto.FLOAT, [1, 1, 8, 8])], [scales])
+        model = convert_to_float16(helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)]), 'resize.onnx')
+        onnx.checker.check_model(model, full_check=True)
+        self.assertEqual(model.graph.initializer[0].data_type, TensorProto.FLOAT)
 
 
 if __name__ == '__main__':
