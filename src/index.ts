@@ -35,6 +35,11 @@ export class Balaitous {
     return this.models.manifest.name;
   }
 
+  /** Whether the models in use were exported from the published checkpoints (`published: true` in their manifest). */
+  get modelsPublished(): boolean {
+    return this.models.manifest.published === true;
+  }
+
   /**
    * Scores one scan, given as a file path or as a volume already in memory. The result holds
    * `covid` and `severe`, and with `intermediates: true` every step's output.

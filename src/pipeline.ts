@@ -16,7 +16,7 @@ import { type LungMeasures, measureLungs } from './steps/lung-measures.js';
 import { reorientToIdentity } from './steps/reorient.js';
 import { resample } from './steps/resample.js';
 import { toHwz } from './steps/to-arrays.js';
-import type { NdArray, TypedArray, Volume } from './volume.js';
+import type { Geometry, NdArray, TypedArray, Volume } from './volume.js';
 
 export interface PredictOptions {
   /** Patient age in years; default: `PatientAge` of the header, else 65. */
@@ -31,6 +31,8 @@ export interface PredictOptions {
 
 /** What each step computed, in the layouts of the reference implementation. */
 export interface Intermediates {
+  /** Grid of the scan as read, before reorientation. */
+  scan: Geometry;
   /** Step 2: the volume on the 1.5 × 1.5 × 5 mm grid. */
   resampled: Volume;
   /** Step 3: per slice, clipped, cropped to the body and zoomed to 256 × 256, (z, 256, 256). */
@@ -45,6 +47,8 @@ export interface Intermediates {
   lungmaskLabels: NdArray<Uint8Array>;
   /** Step 5: cleaned boolean mask, (H, W, Z). */
   maskClean: NdArray<Uint8Array>;
+  /** Step 6: (H, W) row and column of pixel (0, 0) of the 224 × 224 crop, negative where padding was added. */
+  cropOffset: [number, number];
   /** Steps 6 and 7: image and mask after crop/pad and slice selection, (224, 224, Z'). */
   croppedImage: NdArray;
   croppedMask: NdArray<Uint8Array>;
@@ -139,6 +143,7 @@ export async function runPipeline(scan: Volume, models: LoadedModels, options: P
   };
   if (options.intermediates) {
     result.intermediates = {
+      scan: { size: [...scan.size], spacing: [...scan.spacing], origin: [...scan.origin], direction: [...scan.direction] },
       resampled,
       lungmaskInputSlices: lungMask.inputSlices,
       lungmaskBoxes: lungMask.boxes,
@@ -146,6 +151,7 @@ export async function runPipeline(scan: Volume, models: LoadedModels, options: P
       lungmaskPostprocessed: lungMask.postprocessed,
       lungmaskLabels: mask,
       maskClean: cleaned,
+      cropOffset: padded.offset,
       croppedImage: cropped.image as NdArray<TypedArray>,
       croppedMask: cropped.mask,
     };

@@ -1,5 +1,6 @@
 /**
- * Reading and writing images: the only module that imports itk-wasm.
+ * Reading and writing images: the only module that imports @itk-wasm/image-io. Folders of DICOM
+ * slices are read by dicom.ts.
  */
 import path from 'node:path';
 
@@ -7,6 +8,7 @@ import { readImageNode, writeImageNode } from '@itk-wasm/image-io';
 import fs from 'fs-extra';
 
 import type { ComponentType, Vec3, Volume } from '../volume.js';
+import { isDicomFile, readDicomSeries } from './dicom.js';
 
 /** File name endings the product reads as images. */
 export const IMAGE_EXTENSIONS = ['.mha', '.mhd', '.nii', '.nii.gz', '.nrrd'] as const;
@@ -18,17 +20,26 @@ export function hasImageExtension(fileName: string): boolean {
   return IMAGE_EXTENSIONS.some((extension) => lower.endsWith(extension));
 }
 
-/** Reads a 3D scalar image; any other image is rejected with an error naming the file. */
+/**
+ * Reads a 3D scalar image file, or the DICOM series in a folder; any other input is rejected with
+ * an error naming the file.
+ */
 export async function readVolume(filePath: string): Promise<Volume> {
   const stat = await fs.stat(filePath).catch(() => undefined);
   if (stat === undefined) {
     throw new Error(`${filePath}: file not found`);
   }
+  if (stat.isDirectory()) {
+    return readDicomSeries(filePath);
+  }
   if (!stat.isFile()) {
-    throw new Error(`${filePath}: not a file (expected an image such as .mha, .mhd, .nii, .nii.gz or .nrrd)`);
+    throw new Error(`${filePath}: not a file (expected an image such as .mha, .mhd, .nii, .nii.gz or .nrrd, or a folder of DICOM slices)`);
   }
   if (!hasImageExtension(filePath)) {
-    throw new Error(`${filePath}: unsupported file type (expected ${IMAGE_EXTENSIONS.join(', ')})`);
+    if (await isDicomFile(filePath)) {
+      throw new Error(`${filePath}: a DICOM file holds a single slice; pass the folder that holds the whole series`);
+    }
+    throw new Error(`${filePath}: unsupported file type (expected ${IMAGE_EXTENSIONS.join(', ')}, or a folder of DICOM slices)`);
   }
 
   let image;
