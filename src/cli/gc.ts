@@ -6,6 +6,7 @@ import path from 'node:path';
 import fs from 'fs-extra';
 
 import { Balaitous } from '../index.js';
+import { listDicomFiles } from '../io/dicom.js';
 import { hasImageExtension } from '../io/image.js';
 import { log } from '../log.js';
 import { OUTPUT_FILES, writeOutputs } from '../outputs.js';
@@ -13,7 +14,7 @@ import { UsageError, applyVerbosity, parse, sessionOptions } from './options.js'
 
 export const GC_HELP = `Usage: balaitous gc [--input DIR] [--output DIR] [--models DIR] [--device DEVICE] [--threads N]
 
-Runs as a grand-challenge algorithm: reads the one image in INPUT/images/ct/ and writes
+Runs as a grand-challenge algorithm: reads the one image (or DICOM series) in INPUT/images/ct/ and writes
 OUTPUT/${OUTPUT_FILES.covid} and OUTPUT/${OUTPUT_FILES.severe}, each a bare JSON number in [0, 1].
 Both files are written, or neither.
 
@@ -27,7 +28,10 @@ Options:
 Example:
   balaitous gc --input inputs-example --output /tmp/out --models test/fixtures/models`;
 
-/** Finds the single image of a grand-challenge input folder; a `.mhd` and its data file count as one. */
+/**
+ * Finds the single image of a grand-challenge input folder; a `.mhd` and its data file count as
+ * one. A folder of DICOM slices without image files is returned as the scan itself.
+ */
 export async function findInputImage(inputDir: string): Promise<string> {
   const folder = path.join(inputDir, 'images', 'ct');
   if (!(await fs.pathExists(folder))) {
@@ -35,9 +39,12 @@ export async function findInputImage(inputDir: string): Promise<string> {
   }
   const names = (await fs.readdir(folder)).filter((name) => !name.startsWith('.')).sort();
   const images = names.filter(hasImageExtension);
+  if (images.length === 0 && (await listDicomFiles(folder)).length > 0) {
+    return folder;
+  }
   if (images.length === 0) {
     const found = names.length === 0 ? 'it is empty' : `it holds ${names.join(', ')}`;
-    throw new Error(`${folder}: no image found (.mha, .mhd, .nii, .nii.gz, .nrrd); ${found}`);
+    throw new Error(`${folder}: no image found (.mha, .mhd, .nii, .nii.gz, .nrrd, or DICOM slices); ${found}`);
   }
   if (images.length > 1) {
     throw new Error(`${folder}: ${images.length} images found (${images.join(', ')}); a job scores exactly one`);

@@ -37,7 +37,7 @@ export async function readVolume(filePath: string): Promise<Volume> {
   }
   if (!hasImageExtension(filePath)) {
     if (await isDicomFile(filePath)) {
-      throw new Error(`${filePath}: a DICOM file holds a single slice; pass the folder that holds the whole series`);
+      throw new Error(`${filePath}: a DICOM file contains a single slice. Pass the folder that contains the whole series`);
     }
     throw new Error(`${filePath}: unsupported file type (expected ${IMAGE_EXTENSIONS.join(', ')}, or a folder of DICOM slices)`);
   }
