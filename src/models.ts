@@ -27,11 +27,33 @@ export interface TensorInfo {
   shape: (number | string)[];
 }
 
-export interface ManifestEntry {
+/** A file of a models directory with its checksum. */
+export interface FileEntry {
   /** File name, relative to the models directory. */
   path: string;
   sha256: string;
   bytes?: number;
+  /** The tensors of an ONNX model over 2 GiB, stored beside it in another file. */
+  externalData?: FileEntry;
+}
+
+/** Numeric precisions of the networks: `fp32` is the exported model, the others its manifest variants. */
+export const PRECISIONS = ['fp32', 'fp16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+// NOTE: fp32 stays the default on GPUs too until the fp16 differences have been measured on one
+// (npm run check:gpu prints them); on the CPU fp16 is slower and not more exact.
+export const DEFAULT_PRECISION: Precision = 'fp32';
+
+export function checkPrecision(precision: string, parameter = 'precision'): Precision {
+  if (!(PRECISIONS as readonly string[]).includes(precision)) {
+    throw new RangeError(`invalid ${parameter} ${JSON.stringify(precision)}: expected one of ${PRECISIONS.join(', ')}`);
+  }
+  return precision as Precision;
+}
+
+export interface ManifestEntry extends FileEntry {
+  /** Other precisions of the same network (e.g. `fp16`), with the same float32 inputs and outputs. */
+  variants?: Partial<Record<Exclude<Precision, 'fp32'>, FileEntry>>;
   inputs?: TensorInfo[];
   outputs?: TensorInfo[];
   /** Transformer blocks kept, for the feature extractors. */
@@ -109,23 +131,77 @@ export async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Checks every file of a models directory against its manifest; returns one line per problem. */
-export async function verifyModelsDir(dir: string, manifest?: Manifest): Promise<string[]> {
-  manifest ??= await readManifest(dir);
-  const problems: string[] = [];
+/** A file listed in a manifest. */
+export interface ListedFile {
+  name: ModelName;
+  /** `fp32` for the exported model and the heads, else the variant's precision. */
+  precision: string;
+  /** How the manifest lists the file, for messages, e.g. `vit_full fp16 external data`. */
+  role: string;
+  entry: FileEntry;
+}
+
+/** Every file that a manifest lists: the models, their external data and their variants. */
+export function manifestFiles(manifest: Manifest): ListedFile[] {
+  const files: ListedFile[] = [];
+  const add = (name: ModelName, precision: string, entry: FileEntry) => {
+    const role = precision === 'fp32' ? name : `${name} ${precision}`;
+    files.push({ name, precision, role, entry });
+    if (entry.externalData !== undefined) {
+      files.push({ name, precision, role: `${role} external data`, entry: entry.externalData });
+    }
+  };
   for (const name of MODEL_NAMES) {
     const entry = manifest.files[name];
+    add(name, 'fp32', entry);
+    for (const [precision, variant] of Object.entries(entry.variants ?? {})) {
+      if (variant !== undefined) add(name, precision, variant);
+    }
+  }
+  return files;
+}
+
+/**
+ * Checks the files of a models directory against its manifest: every model, its external data
+ * and its variants; with `precision`, only the files that precision loads besides the heads.
+ * Returns one line per problem.
+ */
+export async function verifyModelsDir(dir: string, manifest?: Manifest, precision?: Precision): Promise<string[]> {
+  manifest ??= await readManifest(dir);
+  const problems: string[] = [];
+  for (const { name, precision: filePrecision, role, entry } of manifestFiles(manifest)) {
+    if (precision !== undefined && name !== 'heads' && filePrecision !== precision) continue;
+    if (typeof entry.path !== 'string' || typeof entry.sha256 !== 'string') {
+      problems.push(`${path.join(dir, 'manifest.json')}: the entry of ${role} needs a path and a sha256`);
+      continue;
+    }
     const file = path.join(dir, entry.path);
-    if (!(await fs.pathExists(file))) {
-      problems.push(`${file}: missing (listed in the manifest as ${name})`);
+    const stats = await fs.stat(file).catch(() => undefined);
+    if (stats === undefined) {
+      problems.push(`${file}: missing (listed in the manifest as ${role})`);
       continue;
     }
     const digest = await sha256File(file);
     if (digest !== entry.sha256) {
-      problems.push(`${file}: sha256 ${digest} does not match the manifest's ${entry.sha256}`);
+      const size = entry.bytes !== undefined && stats.size !== entry.bytes ? `, ${stats.size} bytes instead of ${entry.bytes}` : '';
+      problems.push(`${file}: sha256 ${digest} does not match the manifest's ${entry.sha256} (${role}${size})`);
     }
   }
   return problems;
+}
+
+/** The file of network `name` at `precision`: the exported model or one of its variants. */
+export function modelFile(dir: string, manifest: Manifest, name: Exclude<ModelName, 'heads'>, precision: Precision): string {
+  const entry = manifest.files[name];
+  if (precision === 'fp32') return path.join(dir, entry.path);
+  const variant = entry.variants?.[precision];
+  if (variant === undefined) {
+    throw new Error(
+      `${path.join(dir, 'manifest.json')}: no ${precision} variant of ${name}; ` +
+        `export the models again with 'tools/export-models --${precision}' (tools/install-models does), or use --precision fp32`,
+    );
+  }
+  return path.join(dir, variant.path);
 }
 
 export interface LoadedModels {
@@ -140,13 +216,22 @@ export interface LoadedModels {
 export interface LoadModelsOptions extends SessionOptions {
   /** Models directory; default: the first of `modelsSearchPath()` that holds a manifest. */
   models?: string;
+  /** Precision of the networks, `fp32` or a variant the manifest lists. Default `fp32`. */
+  precision?: Precision;
 }
 
 /** Finds, verifies and opens a models directory; a file that does not match its manifest is an error. */
 export async function loadModels(options: LoadModelsOptions = {}): Promise<LoadedModels> {
   const dir = await findModelsDir(options.models);
   const manifest = await readManifest(dir);
-  const problems = await verifyModelsDir(dir, manifest);
+  const precision = checkPrecision(options.precision ?? DEFAULT_PRECISION);
+  const files = {
+    lungmask: modelFile(dir, manifest, 'lungmask', precision),
+    vit_full: modelFile(dir, manifest, 'vit_full', precision),
+    vit_lung: modelFile(dir, manifest, 'vit_lung', precision),
+  };
+  // Only the files this precision loads are hashed, so that a run does not read unused variants.
+  const problems = await verifyModelsDir(dir, manifest, precision);
   if (problems.length > 0) {
     throw new Error(`models directory ${dir} does not match its manifest:\n  ${problems.join('\n  ')}`);
   }
@@ -158,10 +243,10 @@ export async function loadModels(options: LoadModelsOptions = {}): Promise<Loade
   const heads: HeadWeights = await fs.readJson(headsFile);
   checkHeadWeights(heads, headsFile);
 
-  const file = (name: ModelName) => path.join(dir, manifest.files[name].path);
-  const unet = await openSession('lungmask', file('lungmask'), options);
-  const vitFull = await openSession('vit_full', file('vit_full'), options);
-  const vitLung = await openSession('vit_lung', file('vit_lung'), options);
+  if (precision !== 'fp32') log.info(`networks in ${precision}: ${Object.values(files).map((file) => path.basename(file)).join(', ')}`);
+  const unet = await openSession('lungmask', files.lungmask, options);
+  const vitFull = await openSession('vit_full', files.vit_full, options);
+  const vitLung = await openSession('vit_lung', files.vit_lung, options);
   return { dir, manifest, heads, unet, vitFull, vitLung };
 }
 

@@ -16,7 +16,7 @@ export type Device = (typeof DEVICES)[number];
 export type Provider = Exclude<Device, 'auto'>;
 
 export interface SessionOptions {
-  /** Where to run: `auto` takes CUDA when it loads, else the CPU. Default `auto`. */
+  /** Where to run: `auto` takes CUDA when its provider loads and finds a GPU, else the CPU. Default `auto`. */
   device?: Device;
   /** Threads for the CPU provider. Default: the CPUs available to this process. */
   threads?: number;
@@ -42,15 +42,50 @@ export function defaultThreads(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
+/** Folder of onnxruntime-node's native libraries for this platform. */
+function nativeLibraryDir(): string {
+  const entry = createRequire(import.meta.url).resolve('onnxruntime-node');
+  return path.join(path.dirname(entry), '..', 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+const CUDA_PROVIDER_LIBRARY = 'libonnxruntime_providers_cuda.so';
+
 /**
  * Whether onnxruntime-node's CUDA provider library is installed. It is not bundled with the npm
  * package: its install script fetches it (ONNXRUNTIME_NODE_INSTALL=cuda12), as the Dockerfile does.
  */
 export function cudaProviderInstalled(): boolean {
-  const entry = createRequire(import.meta.url).resolve('onnxruntime-node');
-  const binaries = path.join(path.dirname(entry), '..', 'bin', 'napi-v6', process.platform, process.arch);
-  return existsSync(path.join(binaries, 'libonnxruntime_providers_cuda.so'));
+  return existsSync(path.join(nativeLibraryDir(), CUDA_PROVIDER_LIBRARY));
 }
+
+/**
+ * Shortens an ONNX Runtime error to its first line without the source location, e.g.
+ * "Failed to get a WebGPU adapter: No supported adapters".
+ */
+export function describeRuntimeError(error: unknown): string {
+  const [firstLine] = (error instanceof Error ? error.message : String(error)).trim().split('\n');
+  const failedCheck = / was false\. (.+)$/.exec(firstLine);
+  if (failedCheck) return failedCheck[1];
+  return firstLine.replace(/^\S+\.(?:cc|cpp|h):\d+ \S+ /, '');
+}
+
+/** What the user can do when an explicit `device` cannot run, appended to the error. */
+function deviceAdvice(device: Provider): string {
+  switch (device) {
+    case 'cuda':
+      return 'the CUDA provider needs an NVIDIA GPU with CUDA 12 and cuDNN 9 libraries (the container image has them); use --device cpu or --device auto';
+    case 'webgpu':
+      return 'WebGPU needs a GPU whose driver Dawn can use (on Linux, Vulkan through libvulkan.so.1); use --device cpu or --device auto';
+    default:
+      return 'check that the file is an ONNX model exported by tools/export-models';
+  }
+}
+
+/**
+ * Why `auto` runs on the CPU, once known: the CUDA provider is not installed or failed to load.
+ * Kept for the process, so that the second and third model do not try CUDA again.
+ */
+let autoCpuReason: string | undefined;
 
 async function create(file: string, provider: Provider, threads: number): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(file, {
@@ -62,8 +97,11 @@ async function create(file: string, provider: Provider, threads: number): Promis
 }
 
 /**
- * Opens a model file. With `auto`, a CUDA provider that fails to load falls back to the CPU and
- * the log says so; an explicit device that fails to load is an error.
+ * Opens a model file and logs which provider runs it.
+ *
+ * `auto` tries CUDA when its provider library is installed, and uses the CPU when the library is
+ * missing or CUDA fails to start (no GPU, driver or CUDA libraries): a warning gives the reason.
+ * WebGPU is never chosen by `auto`. An explicit device that cannot run is an error.
  */
 export async function openSession(name: string, file: string, options: SessionOptions = {}): Promise<ModelSession> {
   const device = checkDevice(options.device ?? 'auto');
@@ -71,28 +109,37 @@ export async function openSession(name: string, file: string, options: SessionOp
   if (!Number.isInteger(threads) || threads < 1) {
     throw new RangeError(`invalid threads ${threads}: expected a positive integer`);
   }
-
-  let provider: Provider = device === 'auto' ? 'cpu' : device;
-  if (device === 'auto') {
-    provider = cudaProviderInstalled() ? 'cuda' : 'cpu';
-    if (provider === 'cpu') log.debug(`${name}: CUDA provider not installed, using the CPU`);
+  if (device === 'cuda' && !cudaProviderInstalled()) {
+    throw new Error(
+      `${name}: cannot run on cuda: onnxruntime-node's CUDA provider (${CUDA_PROVIDER_LIBRARY}) is not installed in ${nativeLibraryDir()}. ` +
+        `Install it with 'ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci' (it also needs an NVIDIA GPU, CUDA 12 and cuDNN 9, as in the container image), ` +
+        `or use --device cpu or --device auto`,
+    );
   }
+  if (device === 'auto' && autoCpuReason === undefined && !cudaProviderInstalled()) {
+    autoCpuReason = `onnxruntime-node's CUDA provider is not installed`;
+  }
+
+  let provider: Provider = device === 'auto' ? (autoCpuReason === undefined ? 'cuda' : 'cpu') : device;
   let session: ort.InferenceSession;
   try {
     session = await create(file, provider, threads);
   } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    if (device === 'cpu' || (device === 'auto' && provider === 'cpu')) {
-      throw new Error(`${file}: cannot be loaded by ONNX Runtime (${reason})`);
+    const reason = describeRuntimeError(error);
+    if (provider === 'cpu') {
+      throw new Error(`${file}: cannot be loaded by ONNX Runtime (${reason}); ${deviceAdvice('cpu')}`);
     }
     if (device !== 'auto') {
-      throw new Error(`${name}: cannot run on ${device} (${reason}); use --device cpu or --device auto`);
+      throw new Error(`${name}: cannot run on ${device} (${reason}); ${deviceAdvice(device)}`);
     }
-    log.warn(`${name}: the CUDA provider failed to load (${reason}); running on the CPU`);
+    autoCpuReason = `the CUDA provider failed to start: ${reason}`;
+    log.warn(`${name}: ${autoCpuReason}; running on the CPU`);
     provider = 'cpu';
     session = await create(file, provider, threads);
   }
-  log.info(`${name}: running on ${provider}${provider === 'cpu' ? ` with ${threads} thread(s)` : ''}`);
+  const detail = provider === 'cpu' ? ` with ${threads} thread(s)` : '';
+  const why = device === 'auto' && provider === 'cpu' ? ` (device auto: ${autoCpuReason})` : ` (device ${device})`;
+  log.info(`${name}: running on ${provider}${detail}${why}`);
 
   const [inputName] = session.inputNames;
   const [outputName] = session.outputNames;

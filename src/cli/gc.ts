@@ -10,9 +10,9 @@ import { listDicomFiles } from '../io/dicom.js';
 import { hasImageExtension } from '../io/image.js';
 import { log } from '../log.js';
 import { OUTPUT_FILES, writeOutputs } from '../outputs.js';
-import { UsageError, applyVerbosity, parse, sessionOptions } from './options.js';
+import { SESSION_OPTIONS_HELP, UsageError, applyVerbosity, parse, sessionOptions } from './options.js';
 
-export const GC_HELP = `Usage: balaitous gc [--input DIR] [--output DIR] [--models DIR] [--device DEVICE] [--threads N]
+export const GC_HELP = `Usage: balaitous gc [--input DIR] [--output DIR] [--models DIR] [--device DEVICE] [--precision P] [--threads N]
 
 Runs as a grand-challenge algorithm: reads the one image (or DICOM series) in INPUT/images/ct/ and writes
 OUTPUT/${OUTPUT_FILES.covid} and OUTPUT/${OUTPUT_FILES.severe}, each a bare JSON number in [0, 1].
@@ -22,8 +22,7 @@ Options:
   --input DIR          input folder (default: /input)
   --output DIR         output folder (default: /output)
   --models DIR         models directory (default: as for predict)
-  --device DEVICE      auto, cpu, cuda or webgpu (default: auto)
-  --threads N          CPU threads for ONNX Runtime (default: the CPUs available)
+${SESSION_OPTIONS_HELP}
 
 Example:
   balaitous gc --input inputs-example --output /tmp/out --models test/fixtures/models`;
@@ -58,6 +57,7 @@ export async function gcCommand(args: string[]): Promise<number> {
     output: { type: 'string' },
     models: { type: 'string' },
     device: { type: 'string' },
+    precision: { type: 'string' },
     threads: { type: 'string' },
   }, 'gc');
   if (values.help) {

@@ -7,6 +7,7 @@ import fs from 'fs-extra';
 
 import { checkDevice } from '../backend/onnx.js';
 import { setLogLevel } from '../log.js';
+import { checkPrecision } from '../models.js';
 
 export const VERSION: string = (await fs.readJson(new URL('../../../package.json', import.meta.url))).version;
 
@@ -40,7 +41,12 @@ export function parseNumber(text: string | undefined, option: string): number | 
   return value;
 }
 
-export function sessionOptions(values: { models?: string; device?: string; threads?: string }) {
+/** Help lines of the options that `sessionOptions` reads besides --models. */
+export const SESSION_OPTIONS_HELP = `  --device DEVICE      auto, cpu, cuda or webgpu (default: auto, CUDA when its provider loads and finds a GPU, else the CPU)
+  --precision P        fp32 or fp16 networks; fp16 needs the models' fp16 variants (default: fp32)
+  --threads N          CPU threads for ONNX Runtime (default: the CPUs available)`;
+
+export function sessionOptions(values: { models?: string; device?: string; precision?: string; threads?: string }) {
   let threads: number | undefined;
   if (values.threads !== undefined) {
     threads = parseNumber(values.threads, '--threads');
@@ -49,12 +55,14 @@ export function sessionOptions(values: { models?: string; device?: string; threa
     }
   }
   let device;
+  let precision;
   try {
     device = values.device === undefined ? undefined : checkDevice(values.device, '--device');
+    precision = values.precision === undefined ? undefined : checkPrecision(values.precision, '--precision');
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  return { models: values.models, device, threads };
+  return { models: values.models, device, precision, threads };
 }
 
 export function applyVerbosity(values: { quiet?: boolean; verbose?: boolean }): void {

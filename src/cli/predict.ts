@@ -5,7 +5,7 @@ import { writeDebugDir } from '../debug-dir.js';
 import { Balaitous } from '../index.js';
 import { log } from '../log.js';
 import { checkAgeYears, checkSex } from '../steps/age-sex.js';
-import { UsageError, applyVerbosity, parse, parseNumber, sessionOptions } from './options.js';
+import { SESSION_OPTIONS_HELP, UsageError, applyVerbosity, parse, parseNumber, sessionOptions } from './options.js';
 
 export const PREDICT_HELP = `Usage: balaitous predict SCAN [options]
 
@@ -15,8 +15,7 @@ Options:
   --age YEARS          patient age in years (default: PatientAge of the header, else 65)
   --sex 0|0.5|1        patient sex: 0 female, 1 male, 0.5 unknown (default: PatientSex of the header, else 0.5)
   --models DIR         models directory (default: $BALAITOUS_MODELS, then models/ in the package, then ~/.cache/balaitous/models)
-  --device DEVICE      auto, cpu, cuda or webgpu (default: auto, CUDA when it loads, else the CPU)
-  --threads N          CPU threads for ONNX Runtime (default: the CPUs available)
+${SESSION_OPTIONS_HELP}
   --json               print one JSON object on stdout (covid, severe, age, sex, heads, explanation,
                        lungMeasures, providers, timings)
   --debug-dir DIR      write every intermediate result, named as the reference implementation's dumps
@@ -33,6 +32,7 @@ export async function predictCommand(args: string[]): Promise<number> {
     sex: { type: 'string' },
     models: { type: 'string' },
     device: { type: 'string' },
+    precision: { type: 'string' },
     threads: { type: 'string' },
     json: { type: 'boolean' },
     'debug-dir': { type: 'string' },
