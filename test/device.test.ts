@@ -1,8 +1,8 @@
 /**
  * Device and precision selection, through the container entrypoint: which provider runs each
- * network, what the log says about it, and the errors of a device or precision that cannot run.
- * Written for machines without a GPU, as CI is; where the CUDA provider is installed the
- * CPU-only expectations are skipped.
+ * network, the log line that reports it, and the errors of a device or precision that cannot run.
+ * The expectations are those of a machine without a GPU, as CI is. Where the CUDA provider is
+ * installed, the tests that need it missing are skipped.
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -73,7 +73,7 @@ test('device cuda without its provider fails', async () => {
 test('device webgpu runs or fails clearly', async () => {
   const { code, stderr, files } = await runGc(['--device', 'webgpu']);
   if (code === 0) {
-    // A machine with a WebGPU adapter: every network must say so.
+    // A machine with a WebGPU adapter: every network must run there.
     for (const name of NETWORKS) assert.match(stderr, `${name}: running on webgpu (device webgpu)`);
     return;
   }
