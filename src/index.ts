@@ -3,13 +3,14 @@
  */
 import { readVolume } from './io/image.js';
 import { type LoadModelsOptions, type LoadedModels, loadModels, releaseModels } from './models.js';
-import { type PipelineResult, type PredictOptions, runPipeline } from './pipeline.js';
+import { PIPELINE_STEPS, type PipelineResult, type PredictOptions, runPipeline } from './pipeline.js';
 import type { Volume } from './volume.js';
 
 export { readVolume, writeVolume } from './io/image.js';
 export { findModelsDir, modelsSearchPath, readManifest, verifyModelsDir } from './models.js';
 export type { Manifest, LoadModelsOptions } from './models.js';
-export type { Intermediates, PipelineResult, PredictOptions } from './pipeline.js';
+export { PIPELINE_STEPS } from './pipeline.js';
+export type { Intermediates, PipelineResult, PipelineStep, PredictOptions, StepListener } from './pipeline.js';
 export type { Volume, NdArray, Geometry } from './volume.js';
 export { setLogLevel } from './log.js';
 export { writeDebugDir } from './debug-dir.js';
@@ -46,6 +47,9 @@ export class Balaitous {
    */
   async predict(scan: string | Volume, options: PredictOptions = {}): Promise<PipelineResult> {
     const source = typeof scan === 'string' ? scan : (options.source ?? 'scan');
+    if (typeof scan === 'string') {
+      options.onStep?.('read_image', 0, PIPELINE_STEPS.length);
+    }
     const volume = typeof scan === 'string' ? await readVolume(scan) : scan;
     try {
       return await runPipeline(volume, this.models, { ...options, source });

@@ -19,11 +19,58 @@ export function getLogLevel(): LogLevel {
   return threshold;
 }
 
+/** Carriage return, then ANSI "erase in line" (CSI K): clears the terminal line for a redraw. */
+const CLEAR_LINE = '\r\x1b[K';
+
+/** Level of the per-step duration lines that `timed` writes. */
+let stepLevel: Exclude<LogLevel, 'silent'> = 'info';
+/** Renders the status line kept below the log lines on a terminal, if one is set. */
+let renderStatusLine: (() => string) | undefined;
+
+/** Sets the level of the per-step duration lines; a progress display lowers them to debug. */
+export function setStepLogLevel(level: Exclude<LogLevel, 'silent'>): void {
+  stepLevel = level;
+}
+
+/**
+ * Keeps a one-line status, such as a progress bar, at the bottom of the terminal: every log line
+ * and `writeResult` text goes above it, and the line is redrawn after them. `undefined` erases
+ * it. Only for a terminal, because the line is redrawn with a carriage return.
+ */
+export function setStatusLine(render: (() => string) | undefined): void {
+  if (renderStatusLine !== undefined) {
+    process.stderr.write(CLEAR_LINE);
+  }
+  renderStatusLine = render;
+  redrawStatusLine();
+}
+
+/** Redraws the status line, for example after its content changed. */
+export function redrawStatusLine(): void {
+  if (renderStatusLine !== undefined) {
+    process.stderr.write(`${CLEAR_LINE}${renderStatusLine()}`);
+  }
+}
+
+/** Writes result text to stdout, above the status line when one is shown. */
+export function writeResult(text: string): void {
+  if (renderStatusLine !== undefined) {
+    process.stderr.write(CLEAR_LINE);
+  }
+  process.stdout.write(text);
+  redrawStatusLine();
+}
+
 function write(level: Exclude<LogLevel, 'silent'>, message: string): void {
   if (RANK[level] < RANK[threshold]) {
     return;
   }
-  process.stderr.write(`balaitous ${level}: ${message}\n`);
+  if (renderStatusLine === undefined) {
+    process.stderr.write(`balaitous ${level}: ${message}\n`);
+    return;
+  }
+  process.stderr.write(`${CLEAR_LINE}balaitous ${level}: ${message}\n`);
+  redrawStatusLine();
 }
 
 export const log = {
@@ -40,6 +87,6 @@ export async function timed<T>(stage: string, timings: Record<string, number>, r
   const result = await run();
   const seconds = (performance.now() - start) / 1000;
   timings[stage] = seconds;
-  log.info(`${stage}: ${seconds.toFixed(3)} s`);
+  write(stepLevel, `${stage}: ${seconds.toFixed(3)} s`);
   return result;
 }

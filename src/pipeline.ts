@@ -27,7 +27,22 @@ export interface PredictOptions {
   intermediates?: boolean;
   /** Name of the scan in log lines and errors. Default `scan`. */
   source?: string;
+  /** Called as each step starts, for progress displays. Default: none. */
+  onStep?: StepListener;
 }
+
+/**
+ * Receives the name of the step that starts, its position in `PIPELINE_STEPS` (from 0) and the
+ * number of steps.
+ */
+export type StepListener = (step: PipelineStep, index: number, total: number) => void;
+
+/** Steps in the order they run. All but `read_image` are also the keys of `PipelineResult.timings`. */
+export const PIPELINE_STEPS = [
+  'read_image', 'parse_age_sex', 'reorient', 'resample', 'lung_mask', 'to_numpy', 'clean_mask', 'crop_pad',
+  'crop_lungs', 'features_full', 'apply_mask', 'features_lung', 'heads', 'explain', 'lung_measures',
+] as const;
+export type PipelineStep = (typeof PIPELINE_STEPS)[number];
 
 /** What each step computed, in the layouts of the reference implementation. */
 export interface Intermediates {
@@ -87,44 +102,48 @@ const UNET_BATCH = 8;
 export async function runPipeline(scan: Volume, models: LoadedModels, options: PredictOptions = {}): Promise<PipelineResult> {
   const source = options.source ?? 'scan';
   const timings: Record<string, number> = {};
+  const step = <T>(name: PipelineStep, run: () => T | Promise<T>): Promise<T> => {
+    options.onStep?.(name, PIPELINE_STEPS.indexOf(name), PIPELINE_STEPS.length);
+    return timed(name, timings, run);
+  };
 
-  const ageSex = await timed('parse_age_sex', timings, () => parseAgeSex(scan.metadata, options));
+  const ageSex = await step('parse_age_sex', () => parseAgeSex(scan.metadata, options));
   log.info(`${source}: age ${ageSex.ageYears.toFixed(1)} years (${ageSex.ageSource}), sex ${ageSex.sex} (${ageSex.sexSource})`);
 
-  const oriented = await timed('reorient', timings, () => reorientToIdentity(scan, source));
-  const resampled = await timed('resample', timings, () => resample(oriented));
+  const oriented = await step('reorient', () => reorientToIdentity(scan, source));
+  const resampled = await step('resample', () => resample(oriented));
 
-  const lungMask = await timed('lung_mask', timings, () =>
+  const lungMask = await step('lung_mask', () =>
     computeLungMask({ data: resampled.data, shape: [resampled.size[2], resampled.size[1], resampled.size[0]] }, resampled.direction, async (input, count) => {
       const { data, dims } = await models.unet.run(input, [count, 1, 256, 256]);
       return argmaxOverClasses(data, dims);
     }, { batchSize: UNET_BATCH }),
   );
 
-  const { image, mask } = await timed('to_numpy', timings, () => ({
+  const { image, mask } = await step('to_numpy', () => ({
     image: toHwz({ data: resampled.data, shape: [resampled.size[2], resampled.size[1], resampled.size[0]] }),
     mask: toHwz(lungMask.labels) as NdArray<Uint8Array>,
   }));
 
-  const cleaned = await timed('clean_mask', timings, () => cleanMask(mask, image));
-  const padded = await timed('crop_pad', timings, () => cropPad(image, cleaned));
-  const cropped = await timed('crop_lungs', timings, () => cropLungs(padded.image, padded.mask));
+  const cleaned = await step('clean_mask', () => cleanMask(mask, image));
+  const padded = await step('crop_pad', () => cropPad(image, cleaned));
+  const cropped = await step('crop_lungs', () => cropLungs(padded.image, padded.mask));
   log.info(`${source}: ${cropped.image.shape[2]} slice(s) kept for the features`);
 
   const runVit = (session: LoadedModels['vitFull']) => async (input: Float32Array, count: number) =>
     (await session.run(input, [count, 3, 224, 224])).data;
-  const fullSlices = await timed('features_full', timings, () => extractSliceFeatures(cropped.image, runVit(models.vitFull)));
-  const masked = await timed('apply_mask', timings, () => applyMask(cropped.image, cropped.mask));
-  const lungSlices = await timed('features_lung', timings, () => extractSliceFeatures(masked, runVit(models.vitLung)));
+  const fullSlices = await step('features_full', () => extractSliceFeatures(cropped.image, runVit(models.vitFull)));
+  const masked = await step('apply_mask', () => applyMask(cropped.image, cropped.mask));
+  const lungSlices = await step('features_lung', () => extractSliceFeatures(masked, runVit(models.vitLung)));
   const full = fullSlices.mean;
   const lung = lungSlices.mean;
 
-  const prediction: Prediction = await timed('heads', timings, () => applyHeads(models.heads, { full, lung }, ageSex.age, ageSex.sex));
-  const explanation = await timed('explain', timings, () =>
+  const prediction: Prediction = await step('heads', () => applyHeads(models.heads, { full, lung }, ageSex.age, ageSex.sex));
+  const explanation = await step('explain', () =>
     explainHeads(models.heads, { full: fullSlices.tokens, lung: lungSlices.tokens }, prediction.logits, ageSex.age, ageSex.sex, slicePositions(resampled, cropped.sliceRange)),
   );
   const voxelVolumeMm3 = resampled.spacing[0] * resampled.spacing[1] * resampled.spacing[2];
-  const lungMeasures = await timed('lung_measures', timings, () => measureLungs(image, mask, cleaned, voxelVolumeMm3));
+  const lungMeasures = await step('lung_measures', () => measureLungs(image, mask, cleaned, voxelVolumeMm3));
 
   const result: PipelineResult = {
     covid: prediction.covid,
