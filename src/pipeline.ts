@@ -86,6 +86,12 @@ export interface PipelineResult {
   providers: { lungmask: string; vit_full: string; vit_lung: string };
   /** Seconds per step, under the reference's step names. */
   timings: Record<string, number>;
+  /**
+   * Seconds of the parts of a step, keyed `<step>_<part>`: `lung_mask_preprocess`,
+   * `lung_mask_unet` (the network and its argmax) and `lung_mask_postprocess`, which together
+   * make up `timings.lung_mask`.
+   */
+  partTimings: Record<string, number>;
   /** Resampled slices kept for the features, [start, end), in the (H, W, Z) layout's Z. */
   sliceRange: [number, number];
   /** Each head's logit split into an offset and one contribution per kept slice. */
@@ -119,6 +125,12 @@ export async function runPipeline(scan: Volume, models: LoadedModels, options: P
       return argmaxOverClasses(data, dims);
     }, { batchSize: UNET_BATCH }),
   );
+
+  const partTimings = {
+    lung_mask_preprocess: lungMask.seconds.preprocess,
+    lung_mask_unet: lungMask.seconds.unet,
+    lung_mask_postprocess: lungMask.seconds.postprocess,
+  };
 
   const { image, mask } = await step('to_numpy', () => ({
     image: toHwz({ data: resampled.data, shape: [resampled.size[2], resampled.size[1], resampled.size[0]] }),
@@ -156,6 +168,7 @@ export async function runPipeline(scan: Volume, models: LoadedModels, options: P
     features: { full, lung },
     providers: { lungmask: models.unet.provider, vit_full: models.vitFull.provider, vit_lung: models.vitLung.provider },
     timings,
+    partTimings,
     sliceRange: cropped.sliceRange,
     explanation,
     lungMeasures,

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// Benchmarks the pipeline: per-step wall time (minimum and median over runs), end-to-end time,
-// model loading, peak RSS, the providers and thread count, as a table on stdout and as JSON.
+// Benchmarks the pipeline on one scan and prints a table on stdout, then the same as JSON. It
+// reports the wall time of each step and of the lung mask step's parts (minimum and median over
+// runs), end-to-end time, model loading, peak RSS, providers, threads, and each network's GFLOP/s.
 //
-// Usage: npm run bench -- [--scan FILE] [--models DIR] [--runs N] [--device D] [--threads N] [--json FILE]
+// Usage: npm run bench -- [--scan FILE] [--models DIR] [--runs N] [--device D] [--threads N]
+//                         [--peak-gflops N] [--json FILE]
+// --peak-gflops adds each network's share of that peak, e.g. 224 for two AVX-512 cores at 3.5 GHz.
 // Default models: full-size stand-ins (published shapes, random weights) in
 // ${XDG_CACHE_HOME:-~/.cache}/balaitous/bench-models, made with tools/export-models on first use.
 import { spawnSync } from 'node:child_process';
@@ -14,7 +17,11 @@ import { parseArgs } from 'node:util';
 
 import fs from 'fs-extra';
 
-import { Balaitous, setLogLevel } from '../dist/src/index.js';
+import { readImageNode } from '@itk-wasm/image-io';
+
+import { Balaitous, readManifest, setLogLevel } from '../dist/src/index.js';
+import { findReorientation } from '../dist/src/steps/reorient.js';
+import { resampledSize } from '../dist/src/steps/resample.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cache = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'balaitous');
@@ -26,6 +33,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     device: { type: 'string', default: 'auto' },
     threads: { type: 'string' },
+    'peak-gflops': { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -45,9 +53,54 @@ function ensureFullSizeModels() {
   return models;
 }
 
+/**
+ * Floating-point operations of lungmask's U-Net on one square slice of `size` pixels, counting a
+ * multiply-add as 2 and leaving out biases, normalisation, activations and pooling. `wf` and
+ * `depth` are the manifest's: 2^wf filters in the first level, doubling at each of `depth` levels.
+ */
+function unetFlops({ wf, depth }, size = 256, classes = 3) {
+  const width = (level) => 2 ** (wf + level);
+  const pixels = (level) => (size / 2 ** level) ** 2;
+  let macs = 0;
+  for (let level = 0; level < depth; level++) {
+    const input = level === 0 ? 1 : width(level - 1);
+    macs += pixels(level) * 9 * (input * width(level) + width(level) * width(level));
+  }
+  for (let level = depth - 2; level >= 0; level--) {
+    // Upsampling, a 1 × 1 convolution to width(level), then two 3 × 3 convolutions on the
+    // concatenation with the skip connection (2 × width(level) = width(level + 1) channels).
+    macs += pixels(level) * width(level + 1) * width(level);
+    macs += pixels(level) * 9 * (width(level + 1) * width(level) + width(level) * width(level));
+  }
+  macs += pixels(0) * width(0) * classes;
+  return 2 * macs;
+}
+
+/**
+ * Floating-point operations of a ViT on one image of `size` pixels with `blocks` blocks: the patch
+ * embedding, then per block the QKV, attention, projection and MLP products (MLP ratio 4).
+ */
+function vitFlops({ embed_dim: width, patch_size: patch }, blocks, size = 224, channels = 3) {
+  const patches = (size / patch) ** 2;
+  const tokens = patches + 1;
+  const perBlock = tokens * width * 3 * width + 2 * tokens * tokens * width + tokens * width * width + 2 * tokens * width * 4 * width;
+  return 2 * (patches * channels * patch * patch * width + blocks * perBlock);
+}
+
+/** Returns the number of slices the U-Net processes: the resampled depth, from the scan's header. */
+async function resampledDepth(file) {
+  const header = await readImageNode(file, { informationOnly: true });
+  const { axisOf } = findReorientation(Array.from(header.direction), file);
+  const size = axisOf.map((axis) => header.size[axis]);
+  const spacing = axisOf.map((axis) => header.spacing[axis]);
+  return resampledSize(size, spacing)[2];
+}
+
 const runs = Number(values.runs);
 const models = values.models ?? ensureFullSizeModels();
 setLogLevel('warn');
+const manifest = await readManifest(models);
+const unetSlices = await resampledDepth(values.scan);
 
 const loadStart = performance.now();
 const model = await Balaitous.load({ models, device: values.device, threads: values.threads ? Number(values.threads) : undefined });
@@ -55,10 +108,23 @@ const loadSeconds = (performance.now() - loadStart) / 1000;
 
 const results = [];
 for (let run = 0; run < runs; run++) {
+  const loadAverage = os.loadavg()[0];
   const start = performance.now();
   const result = await model.predict(values.scan);
-  results.push({ total: (performance.now() - start) / 1000, timings: result.timings, providers: result.providers, covid: result.covid, severe: result.severe });
-  process.stderr.write(`bench: run ${run + 1}/${runs}: ${results.at(-1).total.toFixed(2)} s\n`);
+  results.push({
+    total: (performance.now() - start) / 1000,
+    loadAverage,
+    // The parts of lung_mask come right after it.
+    timings: Object.fromEntries(Object.entries(result.timings).flatMap(([step, seconds]) => [
+      [step, seconds],
+      ...Object.entries(result.partTimings ?? {}).filter(([part]) => part.startsWith(`${step}_`)),
+    ])),
+    providers: result.providers,
+    covid: result.covid,
+    severe: result.severe,
+    keptSlices: result.sliceRange[1] - result.sliceRange[0],
+  });
+  process.stderr.write(`bench: run ${run + 1}/${runs}: ${results.at(-1).total.toFixed(2)} s (1-minute load average before it: ${loadAverage.toFixed(2)})\n`);
 }
 await model.dispose();
 
@@ -68,12 +134,29 @@ const median = (numbers) => {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
 const steps = Object.keys(results[0].timings);
-const networkSteps = new Set(['lung_mask', 'features_full', 'features_lung']);
 const rows = steps.map((step) => {
   const times = results.map((result) => result.timings[step]);
   return { step, min: Math.min(...times), median: median(times) };
 });
 const totals = results.map((result) => result.total);
+
+// Work of each network on this scan: the U-Net on every resampled slice, each ViT on every kept
+// slice twice (as stored and flipped).
+const config = manifest.config ?? {};
+const networkWork = {
+  lung_mask_unet: config.unet ? { gflop: (unetSlices * unetFlops(config.unet)) / 1e9, images: unetSlices } : undefined,
+  features_full: config.vit ? { gflop: (2 * results[0].keptSlices * vitFlops(config.vit, config.n_blocks_full)) / 1e9, images: 2 * results[0].keptSlices } : undefined,
+  features_lung: config.vit ? { gflop: (2 * results[0].keptSlices * vitFlops(config.vit, config.n_blocks_lung)) / 1e9, images: 2 * results[0].keptSlices } : undefined,
+};
+const peak = values['peak-gflops'] ? Number(values['peak-gflops']) : undefined;
+const throughput = Object.entries(networkWork).flatMap(([step, work]) => {
+  const row = rows.find((candidate) => candidate.step === step);
+  if (work === undefined || row === undefined) return [];
+  const gflops = work.gflop / row.min;
+  return [{ step, images: work.images, gflop: work.gflop, gflopPerImage: work.gflop / work.images, gflops, ofPeak: peak ? gflops / peak : undefined }];
+});
+// Steps that are neither a network nor a step containing one.
+const networkSteps = new Set(['lung_mask', 'lung_mask_unet', 'features_full', 'features_lung']);
 const summary = {
   scan: values.scan,
   models,
@@ -82,11 +165,14 @@ const summary = {
   threads: values.threads ? Number(values.threads) : os.availableParallelism(),
   cpu: os.cpus()[0]?.model,
   loadSeconds,
+  loadAverages: results.map((result) => result.loadAverage),
   steps: rows,
   endToEnd: { min: Math.min(...totals), median: median(totals) },
   endToEndWithLoading: Math.min(...totals) + loadSeconds,
-  // lung_mask includes the U-Net; the other steps are the pipeline's own work.
+  // The pipeline's own work, the lung mask's pre- and postprocessing included.
   nonNetworkSeconds: rows.filter((row) => !networkSteps.has(row.step)).reduce((sum, row) => sum + row.min, 0),
+  networks: throughput,
+  peakGflops: peak,
   peakRssMiB: process.resourceUsage().maxRSS / 1024,
   covid: results[0].covid,
   severe: results[0].severe,
@@ -98,7 +184,14 @@ process.stdout.write(`${'step'.padEnd(22)} ${'min (s)'.padStart(9)} ${'median (s
 for (const row of rows) process.stdout.write(`${line(row.step, row.min, row.median)}\n`);
 process.stdout.write(`${line('end to end', summary.endToEnd.min, summary.endToEnd.median)}\n`);
 process.stdout.write(`${'model loading'.padEnd(22)} ${loadSeconds.toFixed(3).padStart(9)}\n`);
-process.stdout.write(`${'steps outside networks'.padEnd(22)} ${summary.nonNetworkSeconds.toFixed(3).padStart(9)}  (lung_mask, features_* excluded)\n`);
+process.stdout.write(`${'with loading'.padEnd(22)} ${summary.endToEndWithLoading.toFixed(3).padStart(9)}\n`);
+process.stdout.write(`${'steps outside networks'.padEnd(22)} ${summary.nonNetworkSeconds.toFixed(3).padStart(9)}  (lung_mask_unet, features_* excluded)\n`);
 process.stdout.write(`${'peak RSS (MiB)'.padEnd(22)} ${summary.peakRssMiB.toFixed(0).padStart(9)}\n\n`);
+process.stdout.write(`${'network'.padEnd(22)} ${'images'.padStart(7)} ${'GFLOP/image'.padStart(12)} ${'GFLOP/s'.padStart(9)}${peak ? ' of peak'.padStart(9) : ''}\n`);
+for (const row of throughput) {
+  const share = row.ofPeak === undefined ? '' : `${(100 * row.ofPeak).toFixed(0)}%`.padStart(9);
+  process.stdout.write(`${row.step.padEnd(22)} ${String(row.images).padStart(7)} ${row.gflopPerImage.toFixed(1).padStart(12)} ${row.gflops.toFixed(1).padStart(9)}${share}\n`);
+}
+process.stdout.write(`load average before each run: ${summary.loadAverages.map((value) => value.toFixed(2)).join(', ')}\n\n`);
 process.stdout.write(`${JSON.stringify(summary)}\n`);
 if (values.json) await fs.outputJson(values.json, summary, { spaces: 2 });

@@ -60,6 +60,12 @@ export interface LungMaskResult<T extends TypedArray = TypedArray> {
   unetLabels: NdArray<Uint8Array>;
   /** The labels after `postprocess`, (z, 256, 256). */
   postprocessed: NdArray<Uint8Array>;
+  /**
+   * Wall time of each part of the step, in seconds: `preprocess` (orientation and
+   * `preprocess`), `unet` (the calls of `runUnet`) and `postprocess` (`postprocess`, the mapping
+   * back to the input grid and orientation).
+   */
+  seconds: { preprocess: number; unet: number; postprocess: number };
 }
 
 const OPTION_NAMES = new Set(['batchSize']);
@@ -361,11 +367,14 @@ export async function computeLungMask<T extends TypedArray>(
   if (volumeZyx.shape.length !== 3 || depth < 1 || height < 1 || width < 1) {
     throw new RangeError(`computeLungMask: expected a (z, y, x) volume with at least one voxel, got shape (${volumeZyx.shape.join(', ')})`);
   }
+  const start = performance.now();
   const flips = orientationFlips(direction);
   const oriented = flip(volumeZyx, flips);
 
   const { slices, boxes } = preprocess(oriented);
+  const preprocessed = performance.now();
   const unetLabels = await runUnetInBatches(slices, runUnet, batchSize);
+  const unetDone = performance.now();
   const postprocessed = postprocess(unetLabels);
 
   const plane = UNET_RESOLUTION * UNET_RESOLUTION;
@@ -376,11 +385,15 @@ export async function computeLungMask<T extends TypedArray>(
     labels.set(reshapeMask(sliceLabels, box, height, width).data, z * height * width);
   }
 
+  const labelsInInputOrientation = flip(ndarray(labels, [depth, height, width]), flips);
+  const end = performance.now();
+
   return {
-    labels: flip(ndarray(labels, [depth, height, width]), flips),
+    labels: labelsInInputOrientation,
     inputSlices: slices,
     boxes,
     unetLabels,
     postprocessed,
+    seconds: { preprocess: (preprocessed - start) / 1000, unet: (unetDone - preprocessed) / 1000, postprocess: (end - unetDone) / 1000 },
   };
 }

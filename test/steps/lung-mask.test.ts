@@ -268,6 +268,23 @@ test('computeLungMask runs the network in batches', async () => {
   assert.ok(sum(result.labels.data) > 0);
 });
 
+test('computeLungMask times its parts', async () => {
+  const volume = phantomVolume(4, 30, 40);
+  const delayMs = 30;
+  const slowUnet: UnetRunner = async (input, count) => {
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return thresholdUnet(input, count);
+  };
+  const start = performance.now();
+  const { seconds } = await computeLungMask(volume, IDENTITY, slowUnet, { batchSize: 2 });
+  const totalSeconds = (performance.now() - start) / 1000;
+  // Two calls of the network, each at least one delay long.
+  assert.ok(seconds.unet >= (2 * delayMs - 2) / 1000, `unet ${seconds.unet} s`);
+  assert.ok(seconds.preprocess > 0, `preprocess ${seconds.preprocess} s`);
+  assert.ok(seconds.postprocess > 0, `postprocess ${seconds.postprocess} s`);
+  assert.ok(seconds.preprocess + seconds.unet + seconds.postprocess <= totalSeconds, `parts add up to more than ${totalSeconds} s`);
+});
+
 test('computeLungMask flips back what it flips', async () => {
   const volume = phantomVolume(6, 30, 40);
   const upright = await computeLungMask(volume, IDENTITY, thresholdUnet);
