@@ -11,7 +11,14 @@ import { UsageError, applyVerbosity, parse } from './options.js';
 export const MODELS_HELP = `Usage: balaitous models verify [DIR] | balaitous models info
 
   verify [DIR]   check each file of a models directory (default: the one in use) against its manifest
-  info           list the places searched for models, in order, and what each holds`;
+  info           list the places searched for models, in order, and what each holds
+
+Options: --models DIR (searched first, so verify checks it when DIR is not given), --help, --quiet, --verbose.
+
+Examples:
+  balaitous models info
+  balaitous models verify models/
+  balaitous models verify test/fixtures/models`;
 
 export async function modelsCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { models: { type: 'string' } }, 'models');

@@ -25,11 +25,48 @@ type OptionsConfig = Record<string, { type: 'string' | 'boolean'; short?: string
 type ParsedArguments<T extends OptionsConfig> = ReturnType<typeof parseArgs<{ args: string[]; options: typeof COMMON_OPTIONS & T; allowPositionals: true; strict: true }>>;
 
 export function parse<T extends OptionsConfig>(args: string[], options: T, command: string): ParsedArguments<T> {
+  const allOptions = { ...COMMON_OPTIONS, ...options };
   try {
-    return parseArgs({ args, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    return parseArgs({ args, options: allOptions, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError(`${error instanceof Error ? error.message : String(error)} (see 'balaitous ${command} --help')`);
+    throw new UsageError(describeParseError(error, Object.keys(allOptions), command));
   }
+}
+
+/** Rewrites util.parseArgs errors in the words of this command line, with a hint for a misspelled option. */
+function describeParseError(error: unknown, optionNames: string[], command: string): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string }).code;
+  const option = /'(-[^' ]+)/.exec(message)?.[1];
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option !== undefined) {
+    const name = option.replace(/^-+/, '').replace(/=.*$/, '');
+    const closest = optionNames
+      .map((candidate) => ({ candidate, distance: editDistance(name, candidate) }))
+      .sort((a, b) => a.distance - b.distance)[0];
+    const isLongOption = option.startsWith('--') && name.length >= 2;
+    const hint = isLongOption && closest !== undefined && closest.distance <= 2 ? ` (did you mean --${closest.candidate}?)` : '';
+    return `unknown option ${option} for 'balaitous ${command}'${hint}; run 'balaitous ${command} --help' for its options`;
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option !== undefined && /argument missing/.test(message)) {
+    return `missing value for ${option}; run 'balaitous ${command} --help' for what it expects`;
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option !== undefined && /does not take an argument/.test(message)) {
+    return `${option} takes no value; run 'balaitous ${command} --help' for its usage`;
+  }
+  return `${message} (see 'balaitous ${command} --help')`;
+}
+
+/** Levenshtein distance: the fewest single-character insertions, deletions and substitutions from `a` to `b`. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
 }
 
 export function parseNumber(text: string | undefined, option: string): number | undefined {

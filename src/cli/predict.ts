@@ -7,6 +7,7 @@ import { writeDebugDir } from '../debug-dir.js';
 import { Balaitous, type PipelineResult, type StepListener } from '../index.js';
 import { getLogLevel, log, writeResult } from '../log.js';
 import { checkAgeYears, checkSex } from '../steps/age-sex.js';
+import { FIGURE_HELP, FIGURE_OPTIONS, checkFigureOutputs, wantsFigureOutputs, writeFigureOutputs } from './figures.js';
 import { resolveScans, scanOutputNames } from './inputs.js';
 import { SESSION_OPTIONS_HELP, UsageError, applyVerbosity, parse, parseNumber, sessionOptions } from './options.js';
 import { BatchProgress, formatDuration } from './progress.js';
@@ -32,6 +33,7 @@ ${SESSION_OPTIONS_HELP}
   --resume             with --out: skip the scans that FILE lists as ok, run the others
   --debug-dir DIR      write every intermediate result, named as the reference implementation's dumps
                        (with several scans, in one subfolder per scan)
+${FIGURE_HELP}
   --quiet, --verbose   fewer or more log lines on stderr
 
 On a terminal, a status line shows the scan, the step, and the elapsed and remaining time; in a
@@ -45,7 +47,8 @@ Examples:
   balaitous predict dicom/patient-001/                      # a folder of DICOM slices
   balaitous predict 'scans/*.mha' dicom/ --out results.csv  # a batch, one CSV row per scan
   balaitous predict scans/ --out results.csv --resume       # go on after an interruption
-  balaitous predict scan.mha --models test/fixtures/models --debug-dir debug/`;
+  balaitous predict scan.mha --models test/fixtures/models --debug-dir debug/
+  balaitous predict scan.mha --preview preview.png --explain explain.png --save-mask lungs.mha`;
 
 export async function predictCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -59,6 +62,7 @@ export async function predictCommand(args: string[]): Promise<number> {
     out: { type: 'string' },
     resume: { type: 'boolean' },
     'debug-dir': { type: 'string' },
+    ...FIGURE_OPTIONS,
   }, 'predict');
   if (values.help) {
     process.stdout.write(`${PREDICT_HELP}\n`);
@@ -80,6 +84,7 @@ export async function predictCommand(args: string[]): Promise<number> {
     throw new UsageError((error as Error).message);
   }
   const options = sessionOptions(values);
+  const figureOutputs = await checkFigureOutputs(values);
 
   const scans = await resolveScans(positionals);
   let pending = scans;
@@ -103,6 +108,10 @@ export async function predictCommand(args: string[]): Promise<number> {
   const debugDir = values['debug-dir'];
   const outputNames = scanOutputNames(pending);
   const several = pending.length > 1;
+  if (several && wantsFigureOutputs(figureOutputs)) {
+    const given = Object.keys(figureOutputs).map((option) => `--${option}`).join(', ');
+    throw new UsageError(`${given} can be used with one scan only, got ${pending.length} scans (run predict once per scan)`);
+  }
   const model = await Balaitous.load(options);
   const progress = new BatchProgress({ total: pending.length, live: showsStatusLine(values) });
   const failed: string[] = [];
@@ -114,7 +123,7 @@ export async function predictCommand(args: string[]): Promise<number> {
       let row: ResultRow;
       try {
         const result = await scoreScan(scan, {
-          model, age, sex, debugDir: scanDebugDir, json: values.json === true, several, onStep: progress.onStep,
+          model, age, sex, debugDir: scanDebugDir, json: values.json === true, several, onStep: progress.onStep, figureOutputs,
         });
         const seconds = (performance.now() - start) / 1000;
         progress.finishScan({ ok: true, seconds, timings: result.timings });
@@ -159,16 +168,22 @@ interface ScanOptions {
   /** Part of a batch of several scans: --json then prints one line per scan. */
   several: boolean;
   onStep: StepListener;
+  figureOutputs: Awaited<ReturnType<typeof checkFigureOutputs>>;
 }
 
 /** Scores one scan, writes its requested files and prints its result on stdout. */
 async function scoreScan(scan: string, options: ScanOptions): Promise<PipelineResult> {
-  const { model, age, sex, debugDir } = options;
-  const intermediates = debugDir !== undefined;
+  const { model, age, sex, debugDir, figureOutputs } = options;
+  const intermediates = debugDir !== undefined || wantsFigureOutputs(figureOutputs);
   const result = await model.predict(scan, { age, sex, intermediates, onStep: options.onStep });
   if (debugDir !== undefined) {
     await writeDebugDir(debugDir, result);
     log.info(`intermediates written to ${debugDir}`);
+  }
+  if (wantsFigureOutputs(figureOutputs)) {
+    const context = { scanName: path.basename(scan), modelsName: model.modelsName, modelsPublished: model.modelsPublished };
+    const files = await writeFigureOutputs(figureOutputs, result, context);
+    log.info(`wrote ${files.join(', ')}`);
   }
 
   if (options.json) {

@@ -95,6 +95,35 @@ export async function writeVolume(filePath: string, volume: Volume): Promise<voi
   await writeImageNode(image as any, filePath, { useCompression: true });
 }
 
+/**
+ * Writes an 8-bit RGB image as PNG. `rgb` contains `width * height` pixels of three bytes, row by row
+ * from the top row, left to right.
+ */
+export async function writeRgbPng(filePath: string, width: number, height: number, rgb: Uint8Array): Promise<void> {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new RangeError(`${filePath}: invalid PNG size ${width} × ${height}: expected positive integers`);
+  }
+  if (rgb.length !== width * height * 3) {
+    throw new RangeError(`${filePath}: ${rgb.length} bytes of pixel data for a ${width} × ${height} RGB image (expected ${width * height * 3})`);
+  }
+  if (!filePath.toLowerCase().endsWith('.png')) {
+    throw new RangeError(`${filePath}: a PNG file name must end with .png`);
+  }
+  // ITK writes index (0, 0) as the top-left pixel and image rows in order of the y index.
+  const image = {
+    imageType: { dimension: 2, componentType: 'uint8', pixelType: 'RGB', components: 3 },
+    name: path.basename(filePath),
+    origin: [0, 0],
+    spacing: [1, 1],
+    direction: Float64Array.from([1, 0, 0, 1]),
+    size: [width, height],
+    metadata: new Map(),
+    data: rgb,
+  };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- itk-wasm's Image type is structural
+  await writeImageNode(image as any, filePath, { useCompression: true });
+}
+
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
