@@ -7,7 +7,9 @@ import path from 'node:path';
 import { readImageNode, writeImageNode } from '@itk-wasm/image-io';
 import fs from 'fs-extra';
 
+import { log } from '../log.js';
 import type { ComponentType, Vec3, Volume } from '../volume.js';
+import { captureConsole, checkImageFile, describeReaderFailure, readerMessages } from './check-image-file.js';
 import { isDicomFile, readDicomSeries } from './dicom.js';
 
 /** File name endings the product reads as images. */
@@ -42,12 +44,18 @@ export async function readVolume(filePath: string): Promise<Volume> {
     throw new Error(`${filePath}: unsupported file type (expected ${IMAGE_EXTENSIONS.join(', ')}, or a folder of DICOM slices)`);
   }
 
-  let image;
-  try {
-    image = await readImageNode(filePath);
-  } catch (error) {
-    throw new Error(`${filePath}: cannot be read as an image (${describe(error)})`);
+  for (const warning of await checkImageFile(filePath)) {
+    log.warn(`${filePath}: ${warning}`);
   }
+  const run = await captureConsole(() => readImageNode(filePath));
+  const failure = describeReaderFailure(run);
+  if (failure !== undefined || run.result === undefined) {
+    throw new Error(`${filePath}: cannot be read as an image: ${failure ?? 'the reader returned no image'}. Check that the file is complete and that its format matches its extension`);
+  }
+  for (const message of readerMessages(run.lines)) {
+    log.warn(`${filePath}: image reader: ${message}`);
+  }
+  const image = run.result;
 
   const { dimension, componentType, pixelType, components } = image.imageType;
   if (pixelType !== 'Scalar' || components !== 1) {
@@ -57,7 +65,7 @@ export async function readVolume(filePath: string): Promise<Volume> {
     throw new RangeError(`${filePath}: image is ${dimension}D; a CT scan is a 3D volume`);
   }
   if (!COMPONENT_TYPES.includes(componentType as ComponentType)) {
-    throw new TypeError(`${filePath}: pixel type ${componentType} is not supported`);
+    throw new TypeError(`${filePath}: pixel type ${componentType} is not supported (expected one of ${COMPONENT_TYPES.join(', ')})`);
   }
   if (image.data === null) {
     throw new Error(`${filePath}: image has no pixel data`);
@@ -122,8 +130,4 @@ export async function writeRgbPng(filePath: string, width: number, height: numbe
   };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- itk-wasm's Image type is structural
   await writeImageNode(image as any, filePath, { useCompression: true });
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
