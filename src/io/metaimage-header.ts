@@ -42,9 +42,12 @@ export interface MetaImageHeader extends ImageFileHeader {
   dataOffset: number;
 }
 
-/** Splits `Key = Value` (MetaIO also accepts `Key: Value`); returns undefined for any other line. */
+/**
+ * Splits `Key = Value` at the first `=` or `:`, as MetaIO does (keys such as `NRRD_kinds[0]` occur);
+ * returns undefined for a line without a key.
+ */
 function splitField(line: string): [string, string] | undefined {
-  const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*[=:]\s?(.*)$/.exec(line);
+  const match = /^\s*([^=:\s][^=:]*?)\s*[=:](.*)$/.exec(line);
   return match === null ? undefined : [match[1], match[2].trim()];
 }
 

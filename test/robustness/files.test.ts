@@ -85,6 +85,14 @@ test('CRLF header lines are read', async () => {
   assert.equal(Array.from(volume.data), Array.from(ramp()));
 });
 
+test('keys with brackets and spaces are read', async () => {
+  const file = path.join(dir, 'nrrd-keys.mha');
+  await writeMetaImage(file, { ...SHAPE, 'NRRD_kinds[0]': 'domain', 'Study Note': 'a: b' }, int16Bytes(ramp()));
+  const volume = await readVolume(file);
+  assert.is(volume.metadata.get('NRRD_kinds[0]'), 'domain');
+  assert.equal(Array.from(volume.data), Array.from(ramp()));
+});
+
 test('.mhd whose data file is missing names the data file', async () => {
   const file = path.join(dir, 'lonely.mhd');
   await fs.writeFile(file, metaImageHeader(SHAPE, 'lonely.raw'));
