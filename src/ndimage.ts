@@ -713,10 +713,19 @@ export function label(image: NdArray, connectivity: number = image.shape.length)
   const data = image.data;
   // Only the neighbours that come earlier in C order: the later ones join when they are visited.
   const earlier = neighbourOffsets(grid.ndim, connectivity).filter(([dz, dy, dx]) => dz * plane + dy * width + dx < 0);
-  const earlierZ = Int32Array.from(earlier, (offset) => offset[0]);
-  const earlierY = Int32Array.from(earlier, (offset) => offset[1]);
-  const earlierX = Int32Array.from(earlier, (offset) => offset[2]);
-  const earlierDelta = Int32Array.from(earlier, ([dz, dy, dx]) => dz * plane + dy * width + dx);
+  // When the left neighbour (0, 0, -1) has the same value, the element joins its region first.
+  // The neighbours that are also earlier neighbours of the left one joined that region when it
+  // was visited, so only the others are left to check.
+  const isEarlier = (dz: number, dy: number, dx: number) => earlier.some(([a, b, c]) => a === dz && b === dy && c === dx);
+  const afterLeft = earlier.filter(([dz, dy, dx]) => !(dz === 0 && dy === 0 && dx === -1) && !isEarlier(dz, dy, dx + 1));
+  const offsetTable = (offsets: number[][]) => ({
+    z: Int32Array.from(offsets, (offset) => offset[0]),
+    y: Int32Array.from(offsets, (offset) => offset[1]),
+    x: Int32Array.from(offsets, (offset) => offset[2]),
+    delta: Int32Array.from(offsets, ([dz, dy, dx]) => dz * plane + dy * width + dx),
+  });
+  const allEarlier = offsetTable(earlier);
+  const earlierThanLeft = offsetTable(afterLeft);
 
   // Union-find whose roots are the smallest flat index of their tree.
   const parent = new Int32Array(data.length);
@@ -732,7 +741,13 @@ export function label(image: NdArray, connectivity: number = image.shape.length)
         if (value === 0) continue;
         const interior = innerRow && x > 0 && x < width - 1;
         let root = i;
-        parent[i] = i;
+        let offsets = allEarlier;
+        if (x > 0 && data[i - 1] === value) {
+          root = findRoot(parent, i - 1);
+          offsets = earlierThanLeft;
+        }
+        parent[i] = root;
+        const { z: earlierZ, y: earlierY, x: earlierX, delta: earlierDelta } = offsets;
         for (let k = 0; k < earlierDelta.length; k++) {
           if (!interior) {
             const ny = y + earlierY[k];
