@@ -23,7 +23,7 @@ import {
   formatSigned,
   renderHeader,
 } from './common.js';
-import { drawText, lineHeight } from './font.js';
+import { drawText, lineHeight, textWidth } from './font.js';
 import { BLACK, Raster, type Rgb, WHITE, windowGrey } from './raster.js';
 
 /** Largest size of the coronal view, in pixels; it is drawn at up to `MAX_PIXELS_PER_MM`. */
@@ -201,7 +201,10 @@ export function renderExplanation(result: PipelineResult, context: FigureContext
   const coronal = renderCoronal(resampled, labels, y, pixelsPerMm);
 
   const subtitle = 'where along the body axis each head finds its evidence: share of the logit per kept slice';
-  const plotsLeft = MARGIN + AXIS_WIDTH + coronal.width + GAP + 16;
+  // The caption goes under the coronal view, which a tall scan makes narrower than the caption.
+  const caption = ['coronal plane with most lung', `y ${formatNumber(resampled.origin[1] + y * spacingY, 1)} mm`];
+  const coronalAreaWidth = Math.max(coronal.width, ...caption.map((line) => textWidth(line, 2)));
+  const plotsLeft = MARGIN + AXIS_WIDTH + coronalAreaWidth + GAP + 16;
   const width = plotsLeft + OUTCOMES.length * PLOT_WIDTH + (OUTCOMES.length - 1) * GAP + MARGIN;
   const header = renderHeader(width, result, context, subtitle);
 
@@ -218,10 +221,8 @@ export function renderExplanation(result: PipelineResult, context: FigureContext
 
   const coronalLeft = MARGIN + AXIS_WIDTH;
   figure.drawRaster(coronal, coronalLeft, axis.top);
-  drawText(figure, `coronal plane with most lung, y ${formatNumber(resampled.origin[1] + y * spacingY, 1)} mm`, coronalLeft + coronal.width / 2, axis.top - lineHeight(2) - 2, {
-    scale: 2,
-    colour: TEXT_COLOUR,
-    align: 'center',
+  caption.forEach((line, index) => {
+    drawText(figure, line, coronalLeft, axis.top + axis.height + 10 + index * lineHeight(2), { scale: 2, colour: TEXT_COLOUR });
   });
 
   // Body axis: ticks on the left of the coronal view, grid lines across the plots.
