@@ -5,6 +5,7 @@ import { log, timed } from './log.js';
 import type { LoadedModels } from './models.js';
 import { type AgeSex, parseAgeSex } from './steps/age-sex.js';
 import { applyMask } from './steps/apply-mask.js';
+import { checkScan } from './steps/check-scan.js';
 import { cleanMask } from './steps/clean-mask.js';
 import { cropLungs } from './steps/crop-lungs.js';
 import { cropPad } from './steps/crop-pad.js';
@@ -113,10 +114,13 @@ export async function runPipeline(scan: Volume, models: LoadedModels, options: P
     return timed(name, timings, run);
   };
 
+  // Before any step, so that a scan that cannot be scored fails before the networks run.
+  const checked = checkScan(scan, source);
+
   const ageSex = await step('parse_age_sex', () => parseAgeSex(scan.metadata, options));
   log.info(`${source}: age ${ageSex.ageYears.toFixed(1)} years (${ageSex.ageSource}), sex ${ageSex.sex} (${ageSex.sexSource})`);
 
-  const oriented = await step('reorient', () => reorientToIdentity(scan, source));
+  const oriented = await step('reorient', () => reorientToIdentity(checked, source));
   const resampled = await step('resample', () => resample(oriented));
 
   const lungMask = await step('lung_mask', () =>
@@ -151,6 +155,11 @@ export async function runPipeline(scan: Volume, models: LoadedModels, options: P
   const lung = lungSlices.mean;
 
   const prediction: Prediction = await step('heads', () => applyHeads(models.heads, { full, lung }, ageSex.age, ageSex.sex));
+  if (!Number.isFinite(prediction.covid) || !Number.isFinite(prediction.severe)) {
+    throw new RangeError(
+      `the networks returned non-finite probabilities (covid ${prediction.covid}, severe ${prediction.severe}); check the models with 'balaitous models verify'`,
+    );
+  }
   const explanation = await step('explain', () =>
     explainHeads(models.heads, { full: fullSlices.tokens, lung: lungSlices.tokens }, prediction.logits, ageSex.age, ageSex.sex, slicePositions(resampled, cropped.sliceRange)),
   );

@@ -39,7 +39,7 @@ export function cropLungs<T extends TypedArray>(image: NdArray<T>, mask: NdArray
   }
   const first = hasLung.indexOf(1);
   if (first < 0) {
-    throw new Error('no lung found: the lung mask is empty after cleaning, so the scan cannot be scored');
+    throw new Error('no lung found: the lung mask is empty after cleaning, so the scan cannot be scored. Check that it is a chest CT in Hounsfield units that covers the lungs');
   }
   const last = hasLung.lastIndexOf(1);
 
@@ -48,7 +48,7 @@ export function cropLungs<T extends TypedArray>(image: NdArray<T>, mask: NdArray
   const end = first + Math.trunc(count * (1 - EXTREME_SLICE_FRACTION));
   if (end <= start) {
     throw new Error(
-      `no slice left: the lungs span ${count + 1} axial slice(s) of 5 mm, too few to keep any once the first and last 10 % are dropped`,
+      `no slice left: the lungs span ${count + 1} axial slice(s) of 5 mm, too few to keep any once the first and last 10 % are dropped. Pass a scan that covers the whole chest`,
     );
   }
 

@@ -67,7 +67,7 @@ export function cropPad<T extends TypedArray>(image: NdArray<T>, mask: NdArray<U
     if (length <= CROP_SIZE) continue;
     const extent = lungExtent(mask, axis);
     if (extent === undefined) {
-      throw new Error('no lung found: the lung mask is empty after cleaning, so the scan cannot be scored');
+      throw new Error('no lung found: the lung mask is empty after cleaning, so the scan cannot be scored. Check that it is a chest CT in Hounsfield units that covers the lungs');
     }
     const lungCentre = Math.floor((extent[0] + extent[1]) / 2);
     const centre = Math.min(Math.max(lungCentre, halfWidth), length - halfWidth);

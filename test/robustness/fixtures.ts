@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import fs from 'fs-extra';
+import * as assert from 'uvu/assert';
 
 import type { ComponentType, TypedArray, Vec3, Volume } from '../../src/volume.js';
 import { allocateLike, arrayConstructorOf } from '../../src/volume.js';
@@ -179,6 +180,12 @@ export function rotationZ(degrees: number): number[] {
   const radians = (degrees * Math.PI) / 180;
   const [c, s] = [Math.cos(radians), Math.sin(radians)];
   return [c, -s, 0, s, c, 0, 0, 0, 1];
+}
+
+/** Asserts that a value is a probability strictly between 0 and 1, as a scored scan gives. */
+export function assertProbability(value: number, name: string): void {
+  assert.ok(value > 0, `${name} = ${value}`);
+  assert.ok(value < 1, `${name} = ${value}`);
 }
 
 /** Runs `task` with the logger's stderr lines collected rather than printed. */
