@@ -36,6 +36,7 @@ interface FileEntry {
   inputs?: TensorDescription[];
   outputs?: TensorDescription[];
   externalData?: FileEntry;
+  variants?: { fp16?: FileEntry };
 }
 
 interface Manifest {
@@ -66,8 +67,8 @@ async function sha256OfFile(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-async function runModel(role: 'lungmask' | 'vit_full' | 'vit_lung', input: Float32Array, shape: number[]) {
-  const entry = manifest.files[role];
+async function runModel(role: 'lungmask' | 'vit_full' | 'vit_lung', input: Float32Array, shape: number[], precision: 'fp32' | 'fp16' = 'fp32') {
+  const entry = precision === 'fp32' ? manifest.files[role] : manifest.files[role].variants!.fp16!;
   const session = await ort.InferenceSession.create(path.join(MODELS_DIR, entry.path));
   try {
     const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input, shape) };
@@ -86,7 +87,8 @@ function describeMax(label: string, maxAbsolute: number, maxRelative: number): v
 
 test('manifest sha256 and sizes match files', async () => {
   assert.is(manifest.format, 1);
-  const entries = Object.values(manifest.files).flatMap((entry) => (entry.externalData ? [entry, entry.externalData] : [entry]));
+  const withVariants = Object.values(manifest.files).flatMap((entry) => (entry.variants?.fp16 ? [entry, entry.variants.fp16] : [entry]));
+  const entries = withVariants.flatMap((entry) => (entry.externalData ? [entry, entry.externalData] : [entry]));
   for (const entry of entries) {
     const file = path.join(MODELS_DIR, entry.path);
     assert.is(await sha256OfFile(file), entry.sha256, `sha256 of ${entry.path}`);
@@ -184,6 +186,68 @@ for (const role of ['vit_full', 'vit_lung'] as const) {
     });
     describeMax(`${role} features`, maxAbsolute, maxAbsolute / scale);
     assert.ok(maxAbsolute <= RELATIVE_TOLERANCE * scale, `${role} features differ by ${maxAbsolute}`);
+  });
+}
+
+// The float16 variants round weights and activations to 11 significant bits. On the CPU, ONNX
+// Runtime runs their arithmetic in float32, so only the rounding of the weights and of some
+// intermediate tensors shows here.
+const FP16_FEATURE_TOLERANCE = 1e-2;
+// U-Net labels may differ from PyTorch only where the float16 scores of the two classes are
+// this close (log-probabilities). The full-size stand-ins measured at most 0.015.
+const FP16_LABEL_TIE_TOLERANCE = 0.05;
+
+test('fp16 lungmask labels match PyTorch', async () => {
+  if (manifest.files.lungmask.variants?.fp16 === undefined) {
+    console.log(`  skipped: ${path.basename(MODELS_DIR)} has no fp16 variants`);
+    return;
+  }
+  const expected = check.models.lungmask;
+  const [batch, , height, width] = expected.input.shape;
+  const { data, dims } = await runModel('lungmask', makeCheckBatch(expected.input), expected.input.shape, 'fp16');
+  const classes = dims[1];
+  const plane = height * width;
+  const score = (n: number, c: number, pixel: number) => data[(n * classes + c) * plane + pixel];
+  let changed = 0;
+  let tied = 0;
+  for (let n = 0; n < batch; n++) {
+    const labels = decodeRunLength(expected.labels[n]);
+    for (let pixel = 0; pixel < plane; pixel++) {
+      let best = 0;
+      for (let c = 1; c < classes; c++) {
+        if (score(n, c, pixel) > score(n, best, pixel)) best = c;
+      }
+      if (best === labels[pixel]) continue;
+      if (score(n, best, pixel) - score(n, labels[pixel], pixel) <= FP16_LABEL_TIE_TOLERANCE) {
+        tied++;
+      } else {
+        changed++;
+      }
+    }
+  }
+  console.log(`  ${path.basename(MODELS_DIR)} fp16 lungmask labels: ${changed} differ, ${tied} of ${batch * plane} differ within a tie`);
+  assert.is(changed, 0, 'fp16 lungmask labels that differ from PyTorch beyond a tie');
+});
+
+for (const role of ['vit_full', 'vit_lung'] as const) {
+  test(`fp16 ${role} features match PyTorch`, async () => {
+    if (manifest.files[role].variants?.fp16 === undefined) {
+      console.log(`  skipped: ${path.basename(MODELS_DIR)} has no fp16 variants`);
+      return;
+    }
+    const expected = check.models[role];
+    const { data } = await runModel(role, makeCheckBatch(expected.input), expected.input.shape, 'fp16');
+    const features = expected.features[0].length;
+    let maxAbsolute = 0;
+    let scale = 1;
+    expected.features.forEach((vector, n) => {
+      vector.forEach((reference, k) => {
+        maxAbsolute = Math.max(maxAbsolute, Math.abs(data[n * features + k] - reference));
+        scale = Math.max(scale, Math.abs(reference));
+      });
+    });
+    describeMax(`fp16 ${role} features`, maxAbsolute, maxAbsolute / scale);
+    assert.ok(maxAbsolute <= FP16_FEATURE_TOLERANCE * scale, `${role} fp16 features differ by ${maxAbsolute}`);
   });
 }
 

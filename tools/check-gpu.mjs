@@ -5,7 +5,8 @@
 //
 // Usage: npm run check:gpu -- [--scan FILE]... [--models DIR] [--devices LIST] [--precisions LIST]
 //                             [--runs N] [--cpu-runs N] [--threads N] [--json FILE]
-// Defaults: the RICORD scan of ../shared/data/ct; full-size stand-in models with fp16 variants in
+// Defaults: the RICORD scan of ../shared/data/ct; the models of $BALAITOUS_MODELS (as in the
+// container), else full-size stand-in models with fp16 variants in
 // ${XDG_CACHE_HOME:-~/.cache}/balaitous/check-gpu-models, made with tools/export-models on first
 // use (needs Python with torch and onnx); devices cuda,webgpu,cpu, keeping those that load;
 // precisions fp32,fp16; 3 runs on a GPU and 1 on the CPU, the fastest one reported.
@@ -69,7 +70,7 @@ const precisions = values.precisions.split(',');
 for (const scan of values.scan) {
   if (!existsSync(scan)) throw new Error(`${scan}: scan not found; pass --scan FILE`);
 }
-const models = values.models ?? ensureFullSizeModels();
+const models = values.models ?? process.env.BALAITOUS_MODELS ?? ensureFullSizeModels();
 setLogLevel('warn');
 
 /** Loads the models on one device and precision, runs every scan, and returns the fastest run of each. */
