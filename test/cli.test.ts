@@ -145,6 +145,25 @@ test('predict --json prints probabilities, providers and timings', () => {
   assert.type(output.timings.lung_mask, 'number');
 });
 
+test('predict --json prints the explanation and lung measures', () => {
+  const scan = path.join(SHARED_DIR, 'data', 'ct', 'cip-copdgene-ct64.mha');
+  const { code, stdout, stderr } = run(['predict', scan, '--models', FIXTURE_MODELS_DIR, '--json']);
+  assert.is(code, 0, stderr);
+  const output = JSON.parse(stdout);
+  for (const head of ['full_covid', 'lung_covid', 'full_severe', 'lung_severe']) {
+    const { offset, slices } = output.explanation[head];
+    assert.ok(slices.length > 0, `${head} has no slice`);
+    const sum = slices.reduce((total: number, slice: { contribution: number }) => total + slice.contribution, offset);
+    const logitOfProbability = Math.log(output.heads[head] / (1 - output.heads[head]));
+    assert.ok(Math.abs(sum - logitOfProbability) <= 1e-9 * Math.abs(logitOfProbability), `${head}: ${sum} vs ${logitOfProbability}`);
+    assert.type(slices[0].zMm, 'number');
+  }
+  const measures = output.lungMeasures;
+  assert.ok(measures.totalMl > 0);
+  assert.ok(Math.abs(measures.totalMl - (measures.rightMl + measures.leftMl)) < 1e-9, `total ${measures.totalMl} mL`);
+  assert.is(measures.note, 'descriptive, not used by the model');
+});
+
 test('--version prints the package version', async () => {
   const { version } = await fs.readJson(path.join(REPO_ROOT, 'package.json'));
   const { code, stdout } = run(['--version']);

@@ -8,6 +8,7 @@ import { Balaitous } from '../src/index.js';
 import { readVolume } from '../src/io/image.js';
 import { readNpy } from '../src/io/npy.js';
 import { setLogLevel } from '../src/log.js';
+import { HEAD_NAMES } from '../src/steps/heads.js';
 import type { NdArray } from '../src/volume.js';
 import { FIXTURE_MODELS_DIR, REFERENCE_CASES, SHARED_DIR } from './helpers.js';
 
@@ -17,6 +18,16 @@ const PROBABILITY_TOLERANCE = 1e-4;
 const FEATURE_TOLERANCE = 1e-4;
 /** U-Net scores closer than this count as a tie, where float32 rounding may pick either class. */
 const SCORE_TIE = 1e-4;
+/** Largest |offset + Σ contributions − logit| allowed, relative to |logit|. */
+const EXPLANATION_TOLERANCE = 1e-9;
+/**
+ * Largest share of the logit that the explanation may attribute to float32 rounding of the mean
+ * features, relative to Σ |contribution|. A larger share would mean that the per-slice tokens do
+ * not average to the features that the heads used.
+ */
+const ROUNDING_TOLERANCE = 1e-6;
+/** Volume of one voxel of the 1.5 × 1.5 × 5 mm grid, in mm³. */
+const RESAMPLED_VOXEL_MM3 = 1.5 * 1.5 * 5;
 
 setLogLevel('warn');
 const model = await Balaitous.load({ models: FIXTURE_MODELS_DIR, device: 'cpu' });
@@ -50,6 +61,7 @@ function maxRelativeDifference(actual: Float32Array, expected: number[]): number
 }
 
 const rows: string[] = [];
+let worstExplanationError = 0;
 
 for (const name of REFERENCE_CASES) {
   test(`pipeline matches the reference step by step on ${name}`, async () => {
@@ -99,11 +111,55 @@ for (const name of REFERENCE_CASES) {
     assert.ok(covidDifference <= PROBABILITY_TOLERANCE, `|Δ covid| = ${covidDifference}`);
     assert.ok(severeDifference <= PROBABILITY_TOLERANCE, `|Δ severe| = ${severeDifference}`);
 
+    // Each head's logit is its offset plus the sum of its per-slice contributions.
+    const [sliceStart, sliceEnd] = result.sliceRange;
+    let explanationError = 0;
+    for (const head of HEAD_NAMES) {
+      const { offset, slices, rounding } = result.explanation[head];
+      assert.is(slices.length, sliceEnd - sliceStart, `${head} slice count`);
+      assert.equal(slices.map((slice) => slice.resampledSlice), Array.from({ length: sliceEnd - sliceStart }, (_, k) => sliceStart + k), `${head} slice indices`);
+      const sum = slices.reduce((total, slice) => total + slice.contribution, offset);
+      const probability = result.heads[head];
+      const logitOfProbability = Math.log(probability / (1 - probability));
+      const errorToLogit = Math.abs(sum - result.logits[head]) / Math.abs(result.logits[head]);
+      const errorToProbability = Math.abs(sum - logitOfProbability) / Math.abs(logitOfProbability);
+      assert.ok(errorToLogit < EXPLANATION_TOLERANCE, `${head}: offset + Σ contributions differs from the logit by ${errorToLogit} relative`);
+      assert.ok(errorToProbability < EXPLANATION_TOLERANCE, `${head}: offset + Σ contributions differs from logit(p) by ${errorToProbability} relative`);
+      explanationError = Math.max(explanationError, errorToLogit, errorToProbability);
+      const absoluteSum = slices.reduce((total, slice) => total + Math.abs(slice.contribution), 0);
+      assert.ok(Math.abs(rounding) <= ROUNDING_TOLERANCE * absoluteSum, `${head}: rounding ${rounding} for Σ |contribution| ${absoluteSum}`);
+    }
+    worstExplanationError = Math.max(worstExplanationError, explanationError);
+
+    // Slice positions: identity-direction grid, so z is origin + 5 mm per slice.
+    const resampledGrid = steps.resampled;
+    const firstSlice = result.explanation.full_covid.slices[0];
+    assert.is(firstSlice.zMm, resampledGrid.origin[2] + resampledGrid.spacing[2] * sliceStart, 'zMm of the first kept slice');
+
+    // Lung volumes: a direct count of the labelled voxels inside the cleaned mask.
+    let rightVoxels = 0;
+    let leftVoxels = 0;
+    for (let i = 0; i < steps.maskClean.data.length; i++) {
+      if (steps.maskClean.data[i] === 0) continue;
+      if (steps.lungmaskLabels.data[i] === 1) rightVoxels++;
+      if (steps.lungmaskLabels.data[i] === 2) leftVoxels++;
+    }
+    const measures = result.lungMeasures;
+    assert.is(measures.rightMl, (rightVoxels * RESAMPLED_VOXEL_MM3) / 1000, 'right lung volume');
+    assert.is(measures.leftMl, (leftVoxels * RESAMPLED_VOXEL_MM3) / 1000, 'left lung volume');
+    assert.is(measures.totalMl, ((rightVoxels + leftVoxels) * RESAMPLED_VOXEL_MM3) / 1000, 'total lung volume');
+    for (const key of ['wellAeratedFraction', 'compromisedFraction'] as const) {
+      assert.ok(measures[key] >= 0, `${key} ${measures[key]}`);
+      assert.ok(measures[key] <= 1, `${key} ${measures[key]}`);
+    }
+
     rows.push(
       `${name}: resampled ${resampledMismatches} voxels differ, U-Net labels ${unetMismatches} differ, ` +
         `Dice mask_clean ${diceOf.mask_clean.toFixed(6)}, cropped_image ${croppedImageMismatches} differ, ` +
         `features max rel. Δ ${fullDifference.toExponential(2)} / ${lungDifference.toExponential(2)}, ` +
-        `|Δ covid| ${covidDifference.toExponential(2)}, |Δ severe| ${severeDifference.toExponential(2)}`,
+        `|Δ covid| ${covidDifference.toExponential(2)}, |Δ severe| ${severeDifference.toExponential(2)}, ` +
+        `explanation max rel. error ${explanationError.toExponential(2)}, ` +
+        `lungs ${measures.rightMl.toFixed(1)} + ${measures.leftMl.toFixed(1)} mL`,
     );
   });
 }
@@ -128,7 +184,7 @@ async function tieGaps(slices: NdArray, actual: NdArray, expected: NdArray): Pro
 
 test.after(async () => {
   await model.dispose();
-  process.stderr.write(`\n${rows.join('\n')}\n`);
+  process.stderr.write(`\n${rows.join('\n')}\nexplanation: worst relative error ${worstExplanationError.toExponential(2)}\n`);
 });
 
 test.run();
