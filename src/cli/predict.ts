@@ -11,7 +11,7 @@ import { FIGURE_HELP, FIGURE_OPTIONS, checkFigureOutputs, wantsFigureOutputs, wr
 import { resolveScans, scanOutputNames } from './inputs.js';
 import { SESSION_OPTIONS_HELP, UsageError, applyVerbosity, parse, parseNumber, sessionOptions } from './options.js';
 import { BatchProgress, formatDuration } from './progress.js';
-import { type ResultRow, ResultsFile } from './results.js';
+import { type ResultRow, ResultsFile, lungMeasureFields } from './results.js';
 
 export const PREDICT_HELP = `Usage: balaitous predict SCAN... [options]
 
@@ -127,7 +127,10 @@ export async function predictCommand(args: string[]): Promise<number> {
         });
         const seconds = (performance.now() - start) / 1000;
         progress.finishScan({ ok: true, seconds, timings: result.timings });
-        row = { path: scan, covid: result.covid, severe: result.severe, age: result.age, sex: result.sex, status: 'ok', error: null, seconds: roundSeconds(seconds) };
+        row = {
+          path: scan, covid: result.covid, severe: result.severe, age: result.age, sex: result.sex,
+          ...lungMeasureFields(result.lungMeasures), status: 'ok', error: null, seconds: roundSeconds(seconds),
+        };
       } catch (error) {
         const seconds = (performance.now() - start) / 1000;
         const message = error instanceof Error ? error.message : String(error);
@@ -139,7 +142,10 @@ export async function predictCommand(args: string[]): Promise<number> {
         } else if (several) {
           writeResult(`${scan}\n  failed: ${reason}\n`);
         }
-        row = { path: scan, covid: null, severe: null, age: null, sex: null, status: 'failed', error: reason, seconds: roundSeconds(seconds) };
+        row = {
+          path: scan, covid: null, severe: null, age: null, sex: null,
+          ...lungMeasureFields(undefined), status: 'failed', error: reason, seconds: roundSeconds(seconds),
+        };
       }
       await results?.append(row);
     }

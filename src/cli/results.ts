@@ -5,9 +5,14 @@
 import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import type { LungMeasures } from '../steps/lung-measures.js';
 import { UsageError } from './options.js';
 
-export const RESULT_COLUMNS = ['path', 'covid', 'severe', 'age', 'sex', 'status', 'error', 'seconds'] as const;
+export const RESULT_COLUMNS = [
+  'path', 'covid', 'severe', 'age', 'sex',
+  'rightLungMl', 'leftLungMl', 'totalLungMl', 'wellAeratedFraction', 'compromisedFraction',
+  'status', 'error', 'seconds',
+] as const;
 
 /** One scored or failed scan. */
 export interface ResultRow {
@@ -19,6 +24,12 @@ export interface ResultRow {
   age: number | null;
   /** Sex feature that the heads used: 0 female, 0.5 unknown, 1 male. */
   sex: number | null;
+  /** Lung volumes in mL and HU-range fractions: descriptive, not used by the model. */
+  rightLungMl: number | null;
+  leftLungMl: number | null;
+  totalLungMl: number | null;
+  wellAeratedFraction: number | null;
+  compromisedFraction: number | null;
   status: 'ok' | 'failed';
   /** Error message of a failed scan. */
   error: string | null;
@@ -27,6 +38,17 @@ export interface ResultRow {
 }
 
 export type ResultsFormat = 'csv' | 'jsonl';
+
+/** Returns the lung measure columns of a row, all null for a scan without measures. */
+export function lungMeasureFields(measures: LungMeasures | undefined): Pick<ResultRow, 'rightLungMl' | 'leftLungMl' | 'totalLungMl' | 'wellAeratedFraction' | 'compromisedFraction'> {
+  return {
+    rightLungMl: measures?.rightMl ?? null,
+    leftLungMl: measures?.leftMl ?? null,
+    totalLungMl: measures?.totalMl ?? null,
+    wellAeratedFraction: measures?.wellAeratedFraction ?? null,
+    compromisedFraction: measures?.compromisedFraction ?? null,
+  };
+}
 
 /** A row already in the file: its scan, its status and its text, kept as written. */
 interface StoredRow {

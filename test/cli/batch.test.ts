@@ -54,12 +54,15 @@ test('CSV batch with a broken scan, then --resume', async () => {
     }
     assert.is(row.error, '');
     assert.ok(Number(row.seconds) > 0, row.seconds);
+    assert.ok(Number(row.totalLungMl) > 0, `${row.path} totalLungMl ${row.totalLungMl}`);
+    assert.ok(Math.abs(Number(row.rightLungMl) + Number(row.leftLungMl) - Number(row.totalLungMl)) < 1e-6, `${row.path} lung volumes`);
   }
   assert.is(rows[0].age, '0.65', 'default age of a scan without PatientAge');
   assert.is(rows[2].age, '0.53', 'PatientAge 053Y');
   assert.is(rows[2].sex, '0', 'PatientSex F');
   assert.match(rows[1].error, /cannot be read as an image|not a MetaImage file/);
   assert.is(rows[1].covid, '');
+  assert.is(rows[1].totalLungMl, '');
 
   // stdout: each scan's result; stderr, a pipe here: plain progress lines, nothing redrawn.
   assert.match(first.stdout, /cip-copdgene-ct64\.mha\n {2}P\(COVID-19\) +\d+\.\d %/);

@@ -6,10 +6,17 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { UsageError } from '../../src/cli/options.js';
-import { RESULT_COLUMNS, type ResultRow, ResultsFile, parseCsv } from '../../src/cli/results.js';
+import { RESULT_COLUMNS, type ResultRow, ResultsFile, lungMeasureFields, parseCsv } from '../../src/cli/results.js';
 
-const OK_ROW: ResultRow = { path: 'a, "quoted".mha', covid: 0.25, severe: 0.125, age: 0.53, sex: 0, status: 'ok', error: null, seconds: 1.5 };
-const FAILED_ROW: ResultRow = { path: 'b.mha', covid: null, severe: null, age: null, sex: null, status: 'failed', error: 'line one\nline two, "quoted"', seconds: 0.01 };
+const OK_ROW: ResultRow = {
+  path: 'a, "quoted".mha', covid: 0.25, severe: 0.125, age: 0.53, sex: 0,
+  ...lungMeasureFields({ rightMl: 2250.5, leftMl: 1980.25, totalMl: 4230.75, wellAeratedFraction: 0.8, compromisedFraction: 0.05, note: 'descriptive, not used by the model' }),
+  status: 'ok', error: null, seconds: 1.5,
+};
+const FAILED_ROW: ResultRow = {
+  path: 'b.mha', covid: null, severe: null, age: null, sex: null, ...lungMeasureFields(undefined),
+  status: 'failed', error: 'line one\nline two, "quoted"', seconds: 0.01,
+};
 
 async function temporaryFile(name: string): Promise<string> {
   return path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'balaitous-results-')), name);
@@ -23,8 +30,8 @@ test('CSV rows round-trip through quoting', async () => {
   const [header, ...rows] = parseCsv(await fs.readFile(file, 'utf8'));
   assert.equal(header, [...RESULT_COLUMNS]);
   assert.equal(rows, [
-    ['a, "quoted".mha', '0.25', '0.125', '0.53', '0', 'ok', '', '1.5'],
-    ['b.mha', '', '', '', '', 'failed', 'line one\nline two, "quoted"', '0.01'],
+    ['a, "quoted".mha', '0.25', '0.125', '0.53', '0', '2250.5', '1980.25', '4230.75', '0.8', '0.05', 'ok', '', '1.5'],
+    ['b.mha', '', '', '', '', '', '', '', '', '', 'failed', 'line one\nline two, "quoted"', '0.01'],
   ]);
 });
 
