@@ -11,6 +11,7 @@ import fs from 'fs-extra';
 
 import { type ModelSession, type SessionOptions, openSession } from './backend/onnx.js';
 import { log } from './log.js';
+import { checkModelSignature, expectedSignature } from './model-signature.js';
 import { type HeadWeights, checkHeadWeights } from './steps/heads.js';
 
 export const MODEL_NAMES = ['lungmask', 'vit_full', 'vit_lung', 'heads'] as const;
@@ -247,7 +248,17 @@ export async function loadModels(options: LoadModelsOptions = {}): Promise<Loade
   const unet = await openSession('lungmask', files.lungmask, options);
   const vitFull = await openSession('vit_full', files.vit_full, options);
   const vitLung = await openSession('vit_lung', files.vit_lung, options);
-  return { dir, manifest, heads, unet, vitFull, vitLung };
+  const loaded = { dir, manifest, heads, unet, vitFull, vitLung };
+  try {
+    for (const session of [unet, vitFull, vitLung]) {
+      const name = session.name as keyof typeof files;
+      checkModelSignature(session, files[name], manifest.files[name], expectedSignature(name, heads.features));
+    }
+  } catch (error) {
+    await releaseModels(loaded);
+    throw error;
+  }
+  return loaded;
 }
 
 export async function releaseModels(models: LoadedModels): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * ONNX Runtime sessions: the only module that imports onnxruntime-node.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,10 +22,20 @@ export interface SessionOptions {
   threads?: number;
 }
 
+/** Name, element type and dimensions of a model input or output; a string dimension is symbolic. */
+export interface TensorSignature {
+  name: string;
+  type: string;
+  shape: (number | string)[];
+}
+
 /** A loaded network with one float32 input and one float32 output. */
 export interface ModelSession {
   readonly name: string;
   readonly provider: Provider;
+  /** The model's inputs and outputs, as the ONNX file declares them. */
+  readonly inputs: TensorSignature[];
+  readonly outputs: TensorSignature[];
   /** Runs the network on `input` of shape `dims`; returns the output's data and shape. */
   run(input: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: number[] }>;
   release(): Promise<void>;
@@ -38,8 +48,54 @@ export function checkDevice(device: string, parameter = 'device'): Device {
   return device as Device;
 }
 
-export function defaultThreads(): number {
-  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+/**
+ * Returns the CPUs that the cgroup CPU quota of this process allows, rounded down (at least 1), or
+ * undefined without a quota. Reads cgroup v2 `cpu.max` and cgroup v1 `cpu.cfs_quota_us` and
+ * `cpu.cfs_period_us` at the root of `cgroupRoot`, which is the container's own cgroup when it has
+ * a cgroup namespace, and in the process's cgroup named by `/proc/self/cgroup`. The smallest quota wins.
+ */
+export function cgroupCpuLimit(cgroupRoot = '/sys/fs/cgroup', procSelfCgroup = '/proc/self/cgroup'): number | undefined {
+  const read = (file: string) => {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  // Where cgroup v1 mounts the cpu controller, alone or with cpuacct.
+  const v1Mounts = ['cpu', 'cpu,cpuacct', 'cpuacct,cpu'].map((name) => path.join(cgroupRoot, name));
+  const v2Dirs = [cgroupRoot];
+  const v1Dirs = [...v1Mounts];
+  for (const line of (read(procSelfCgroup) ?? '').split('\n')) {
+    // Lines are "hierarchy-id:controllers:path"; cgroup v2 has id 0 and no controllers.
+    const [, controllers, cgroupPath] = /^\d+:([^:]*):(\/.*)$/.exec(line) ?? [];
+    if (cgroupPath === undefined || cgroupPath === '/') continue;
+    if (controllers === '') v2Dirs.push(path.join(cgroupRoot, cgroupPath));
+    if (controllers.split(',').includes('cpu')) v1Dirs.push(...v1Mounts.map((mount) => path.join(mount, cgroupPath)));
+  }
+
+  const quotas: number[] = [];
+  for (const dir of v2Dirs) {
+    const [quota, period] = (read(path.join(dir, 'cpu.max')) ?? '').split(/\s+/).map(Number);
+    if (quota > 0 && period > 0) quotas.push(quota / period);
+  }
+  for (const dir of v1Dirs) {
+    const quota = Number(read(path.join(dir, 'cpu.cfs_quota_us')));
+    const period = Number(read(path.join(dir, 'cpu.cfs_period_us')));
+    if (quota > 0 && period > 0) quotas.push(quota / period);
+  }
+  return quotas.length === 0 ? undefined : Math.max(1, Math.floor(Math.min(...quotas)));
+}
+
+/**
+ * Threads for the CPU provider: the CPUs this process may run on, capped by the cgroup CPU quota
+ * of a container. Node 20's os.availableParallelism() (libuv 1.46) counts the CPUs of the
+ * affinity mask only, so in a container limited with `--cpus` it returns the host's count.
+ */
+export function defaultThreads(cgroupRoot?: string, procSelfCgroup?: string): number {
+  const available = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const limit = cgroupCpuLimit(cgroupRoot, procSelfCgroup);
+  return limit === undefined ? available : Math.min(available, limit);
 }
 
 /** Folder of onnxruntime-node's native libraries for this platform. */
@@ -143,9 +199,13 @@ export async function openSession(name: string, file: string, options: SessionOp
 
   const [inputName] = session.inputNames;
   const [outputName] = session.outputNames;
+  const signature = (metadata: readonly ort.InferenceSession.ValueMetadata[]): TensorSignature[] =>
+    metadata.map((value) => (value.isTensor ? { name: value.name, type: value.type, shape: [...value.shape] } : { name: value.name, type: 'non-tensor', shape: [] }));
   return {
     name,
     provider,
+    inputs: signature(session.inputMetadata),
+    outputs: signature(session.outputMetadata),
     async run(input, dims) {
       const feeds = { [inputName]: new ort.Tensor('float32', input, dims) };
       let results;
