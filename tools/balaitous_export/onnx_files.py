@@ -1,4 +1,5 @@
 """ONNX export of one network and the manifest entries describing the written files."""
+import inspect
 import os
 import tempfile
 import warnings
@@ -16,6 +17,9 @@ ONNX_OPSET = 17
 PROTOBUF_LIMIT_BYTES = 2 ** 31
 EXTERNAL_DATA_MODES = ('auto', 'always', 'never')
 BATCH_AXIS = 'N'
+# torch 2.9 and later export with the dynamo-based exporter unless told otherwise. The TorchScript
+# exporter is the one the files and their manifest entries were checked with (torch 1.13).
+TORCHSCRIPT_EXPORTER = {'dynamo': False} if 'dynamo' in inspect.signature(torch.onnx.export).parameters else {}
 
 
 def export_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, input_name: str,
@@ -45,6 +49,7 @@ def export_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, input
                 input_names=[input_name],
                 output_names=[output_name],
                 dynamic_axes={input_name: {0: BATCH_AXIS}, output_name: {0: BATCH_AXIS}},
+                **TORCHSCRIPT_EXPORTER,
             )
         # Over 2 GiB, torch writes each tensor to its own file beside the model.
         written = list(Path(scratch).iterdir())
