@@ -4,9 +4,12 @@
  */
 import type { NdArray, TypedArray } from '../volume.js';
 
-/** Well-aerated lung, in HU, bounds included (Colombi et al., Radiology 2020). */
+/**
+ * Well-aerated lung, in HU, bounds included: a range used in quantitative CT studies of COVID-19.
+ * NOTE: the original publication of this range and the next one was not checked here.
+ */
 export const WELL_AERATED_HU: readonly [number, number] = [-950, -700];
-/** Compromised (poorly and non-aerated) lung, in HU, bounds included (Lanza et al., Eur Radiol 2020). */
+/** Compromised (poorly and non-aerated) lung, in HU, bounds included, from the same studies. */
 export const COMPROMISED_HU: readonly [number, number] = [-500, 100];
 /** lungmask label of the right lung. */
 export const RIGHT_LUNG_LABEL = 1;
