@@ -94,7 +94,7 @@ test('predict rejects a file that is not an image', async () => {
   await fs.writeFile(file, 'not an image\n');
   const { code, stderr } = run(['predict', file, '--models', FIXTURE_MODELS_DIR]);
   assert.is(code, 1);
-  assert.match(stderr, /notes\.mha: cannot be read as an image/);
+  assert.match(stderr, /notes\.mha: not a MetaImage file/);
 });
 
 test('predict rejects an invalid --sex', () => {
