@@ -1,6 +1,7 @@
 /**
  * Library entry: `Balaitous.load()` then `model.predict(scan)`.
  */
+import { setActiveScan } from './active-scan.js';
 import { readVolume } from './io/image.js';
 import { type LoadModelsOptions, type LoadedModels, loadModels, releaseModels } from './models.js';
 import { PIPELINE_STEPS, type PipelineResult, type PredictOptions, runPipeline } from './pipeline.js';
@@ -50,14 +51,20 @@ export class Balaitous {
     if (typeof scan === 'string') {
       options.onStep?.('read_image', 0, PIPELINE_STEPS.length);
     }
-    const volume = typeof scan === 'string' ? await readVolume(scan) : scan;
+    setActiveScan(source);
     try {
+      const volume = typeof scan === 'string' ? await readVolume(scan) : scan;
       return await runPipeline(volume, this.models, { ...options, source });
     } catch (error) {
-      if (error instanceof Error && !error.message.startsWith(source)) {
+      if (!(error instanceof Error)) {
+        throw new Error(`${source}: non-error value thrown: ${String(error)}`);
+      }
+      if (!error.message.startsWith(source)) {
         error.message = `${source}: ${error.message}`;
       }
       throw error;
+    } finally {
+      setActiveScan(undefined);
     }
   }
 

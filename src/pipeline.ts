@@ -157,7 +157,7 @@ export async function runPipeline(scan: Volume, models: LoadedModels, options: P
   const prediction: Prediction = await step('heads', () => applyHeads(models.heads, { full, lung }, ageSex.age, ageSex.sex));
   if (!Number.isFinite(prediction.covid) || !Number.isFinite(prediction.severe)) {
     throw new RangeError(
-      `the networks returned non-finite probabilities (covid ${prediction.covid}, severe ${prediction.severe}); check the models with 'balaitous models verify'`,
+      `the models returned non-finite probabilities (covid ${prediction.covid}, severe ${prediction.severe}); check them with 'balaitous models verify'`,
     );
   }
   const explanation = await step('explain', () =>

@@ -1,6 +1,7 @@
 /**
  * Command line: `balaitous predict`, `balaitous gc` (the container entrypoint) and `balaitous models`.
  */
+import { installFaultHandlers, reportError } from './faults.js';
 import { GC_HELP, gcCommand } from './gc.js';
 import { MODELS_HELP, modelsCommand } from './models.js';
 import { UsageError, VERSION } from './options.js';
@@ -27,6 +28,7 @@ Examples:
 const COMMAND_HELP: Record<string, string> = { predict: PREDICT_HELP, gc: GC_HELP, models: MODELS_HELP };
 
 export async function main(argv: string[]): Promise<number> {
+  installFaultHandlers();
   const [command, ...rest] = argv;
   // --version anywhere before a '--' prints the version, whatever the command and other arguments.
   const optionArguments = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
@@ -57,8 +59,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command ${JSON.stringify(command)}: expected predict, gc or models (see 'balaitous --help')`);
     }
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`balaitous error: ${message}\n`);
+    reportError(error);
     return error instanceof UsageError ? 2 : 1;
   }
 }
