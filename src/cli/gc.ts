@@ -9,7 +9,7 @@ import { Balaitous } from '../index.js';
 import { listDicomFiles } from '../io/dicom.js';
 import { hasImageExtension } from '../io/image.js';
 import { log } from '../log.js';
-import { OUTPUT_FILES, writeOutputs } from '../outputs.js';
+import { OUTPUT_FILES, prepareOutputDir, writeOutputs } from '../outputs.js';
 import { SESSION_OPTIONS_HELP, UsageError, applyVerbosity, parse, sessionOptions } from './options.js';
 
 export const GC_HELP = `Usage: balaitous gc [--input DIR] [--output DIR] [--models DIR] [--device DEVICE] [--precision P] [--threads N]
@@ -73,6 +73,8 @@ export async function gcCommand(args: string[]): Promise<number> {
   const options = sessionOptions(values);
 
   const scan = await findInputImage(inputDir);
+  // Before the models load, so that an unwritable output folder fails in seconds, not after a scan.
+  await prepareOutputDir(outputDir);
   const model = await Balaitous.load(options);
   try {
     const result = await model.predict(scan);
