@@ -10,6 +10,7 @@ import { readVolume, writeVolume } from '../src/io/image.js';
 import type { Vec3, Volume } from '../src/volume.js';
 import { FIXTURE_MODELS_DIR, REPO_ROOT } from './helpers.js';
 import { decodeRgbPng } from './helpers/png.js';
+import { labelCentroid } from './helpers/centroid.js';
 import { restoreWithDirection } from './helpers/restore.js';
 
 const CLI = path.join(REPO_ROOT, 'bin', 'balaitous.js');
@@ -24,28 +25,6 @@ function run(args: string[]) {
 
 async function temporaryDir(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'balaitous-cli-figures-'));
-}
-
-/** Physical centroid of the voxels with one label, in mm. */
-function centroid(volume: Volume, label: number): Vec3 {
-  const sum = [0, 0, 0];
-  let count = 0;
-  const [sizeX, sizeY, sizeZ] = volume.size;
-  for (let k = 0, voxel = 0; k < sizeZ; k++) {
-    for (let j = 0; j < sizeY; j++) {
-      for (let i = 0; i < sizeX; i++, voxel++) {
-        if (volume.data[voxel] !== label) continue;
-        const index = [i, j, k];
-        for (let row = 0; row < 3; row++) {
-          let position = volume.origin[row];
-          for (let column = 0; column < 3; column++) position += volume.direction[3 * row + column] * volume.spacing[column] * index[column];
-          sum[row] += position;
-        }
-        count++;
-      }
-    }
-  }
-  return sum.map((value) => value / count) as Vec3;
 }
 
 /** The phantom's lung mask as `--save-mask` writes it, kept for the flipped-copy test. */
@@ -77,8 +56,8 @@ test('predict writes preview, explanation and mask', async () => {
   assert.equal(mask.direction, scan.direction);
   assert.equal([...new Set(mask.data)].sort(), [0, 1, 2]);
   // The phantom's right lung is at negative x (patient's right in LPS), its left lung at positive x.
-  assert.ok(centroid(mask, 1)[0] < 0, 'right lung centroid at negative x');
-  assert.ok(centroid(mask, 2)[0] > 0, 'left lung centroid at positive x');
+  assert.ok(labelCentroid(mask, 1).centroid[0] < 0, 'right lung centroid at negative x');
+  assert.ok(labelCentroid(mask, 2).centroid[0] > 0, 'left lung centroid at positive x');
   phantomMask = mask;
 });
 
@@ -105,7 +84,8 @@ test('save-mask follows a flipped copy of the phantom', async () => {
   for (let i = 0; i < expected.data.length; i++) if (mask.data[i] !== expected.data[i]) mismatches++;
   assert.is(mismatches, 0, 'voxels whose label differs from the unflipped run at the same point');
   for (const label of [1, 2]) {
-    const shift = centroid(mask, label).map((value, axis) => value - centroid(phantomMask!, label)[axis]);
+    const before = labelCentroid(phantomMask!, label).centroid;
+    const shift = labelCentroid(mask, label).centroid.map((value, axis) => value - before[axis]);
     assert.ok(shift.every((value) => Math.abs(value) < 1e-3), `label ${label} centroid moved by ${shift.join(', ')} mm`);
   }
 });

@@ -11,33 +11,12 @@ import { cropPad } from '../src/steps/crop-pad.js';
 import { toHwz } from '../src/steps/to-arrays.js';
 import type { Geometry, NdArray, Vec3, Volume } from '../src/volume.js';
 import { REFERENCE_CASES, SHARED_DIR } from './helpers.js';
+import { labelCentroid } from './helpers/centroid.js';
 import { restoreWithDirection } from './helpers/restore.js';
 
 const LUNG_LABELS = [1, 2] as const;
 /** Largest relative change of a lung's volume from the resampled grid to the scan grid. */
 const MAX_VOLUME_CHANGE = 0.01;
-
-/** Physical centroid (mm) and voxel count of one label of a volume on a scan grid. */
-function scanGridCentroid(volume: Volume<Uint8Array>, label: number): { centroid: Vec3; count: number } {
-  const sum = [0, 0, 0];
-  let count = 0;
-  const [sizeX, sizeY, sizeZ] = volume.size;
-  for (let k = 0, voxel = 0; k < sizeZ; k++) {
-    for (let j = 0; j < sizeY; j++) {
-      for (let i = 0; i < sizeX; i++, voxel++) {
-        if (volume.data[voxel] !== label) continue;
-        const index = [i, j, k];
-        for (let row = 0; row < 3; row++) {
-          let position = volume.origin[row];
-          for (let column = 0; column < 3; column++) position += volume.direction[3 * row + column] * volume.spacing[column] * index[column];
-          sum[row] += position;
-        }
-        count++;
-      }
-    }
-  }
-  return { centroid: sum.map((value) => value / count) as Vec3, count };
-}
 
 /** Physical centroid (mm) and voxel count of one label of (H, W, Z) labels on the identity-direction resampled grid. */
 function resampledCentroid(labels: NdArray<Uint8Array>, resampled: Geometry, label: number): { centroid: Vec3; count: number } {
@@ -81,7 +60,7 @@ for (const name of REFERENCE_CASES) {
     const scanVoxelMm3 = scan.spacing[0] * scan.spacing[1] * scan.spacing[2];
     for (const label of LUNG_LABELS) {
       const expected = resampledCentroid(cleaned, resampled, label);
-      const actual = scanGridCentroid(onScan, label);
+      const actual = labelCentroid(onScan, label);
       for (let axis = 0; axis < 3; axis++) {
         const shift = actual.centroid[axis] - expected.centroid[axis];
         assert.ok(Math.abs(shift) < resampled.spacing[axis] / 2, `label ${label}: centroid ${'xyz'[axis]} moved by ${shift.toFixed(3)} mm`);

@@ -5,7 +5,7 @@
 import type { PipelineResult } from '../pipeline.js';
 import { LEFT_LUNG_LABEL, RIGHT_LUNG_LABEL } from '../steps/lung-measures.js';
 import { drawText, lineHeight } from './font.js';
-import { Raster, type Rgb } from './raster.js';
+import { BLACK, Raster, type Rgb } from './raster.js';
 
 /** Grey-level window for lung parenchyma, in HU: darker is air, brighter is soft tissue. */
 export const LUNG_WINDOW_HU: readonly [number, number] = [-1350, 150];
@@ -89,6 +89,35 @@ export function renderHeader(width: number, result: PipelineResult, context: Fig
     y += lineHeight(3);
   }
   return raster.crop(0, 0, width, y);
+}
+
+const ORIENTATION_COLOUR: Rgb = [255, 230, 120];
+
+/**
+ * Writes the patient's right (R) and left (L) at the middle of the left and right edges of a view,
+ * and the given letters at the middle of its top and bottom edges.
+ */
+export function drawOrientationLetters(view: Raster, top: string, bottom: string): void {
+  const letter = { scale: 2, colour: ORIENTATION_COLOUR, outline: BLACK };
+  const middle = view.height / 2 - 7;
+  drawText(view, 'R', 6, middle, letter);
+  drawText(view, 'L', view.width - 6, middle, { ...letter, align: 'right' });
+  drawText(view, top, view.width / 2, 6, { ...letter, align: 'center' });
+  drawText(view, bottom, view.width / 2, view.height - 20, { ...letter, align: 'center' });
+}
+
+/**
+ * Paints screen pixel (x, y) of a lung: in the lung's colour where a 4-neighbour has another
+ * label, which outlines the lung one pixel thin, else tinted over the grey already there.
+ * `labelAt` returns the label shown at a screen pixel, 0 outside the view.
+ */
+export function paintLungPixel(view: Raster, x: number, y: number, label: number, labelAt: (x: number, y: number) => number): void {
+  const neighbours = [labelAt(x, y - 1), labelAt(x, y + 1), labelAt(x - 1, y), labelAt(x + 1, y)];
+  if (neighbours.some((neighbour) => neighbour !== label)) {
+    view.setPixel(x, y, LUNG_COLOURS[label]);
+  } else {
+    view.blendPixel(x, y, LUNG_COLOURS[label], LUNG_TINT_ALPHA);
+  }
 }
 
 /** Draws a filled colour square and its label; returns the x after them. */

@@ -12,15 +12,16 @@ import type { NdArray, Volume } from '../volume.js';
 import {
   type FigureContext,
   LUNG_COLOURS,
-  LUNG_TINT_ALPHA,
   LUNG_WINDOW_HU,
   MARGIN,
   MUTED_COLOUR,
   TEXT_COLOUR,
+  drawOrientationLetters,
   drawSwatch,
   formatNumber,
   formatPercent,
   formatSigned,
+  paintLungPixel,
   renderHeader,
 } from './common.js';
 import { drawText, lineHeight, textWidth } from './font.js';
@@ -40,7 +41,6 @@ const LUNGS_ONLY_COLOUR: Rgb = [213, 94, 0];
 /** Colour of the lines that bound the kept slices (Okabe–Ito bluish green). */
 const KEPT_COLOUR: Rgb = [0, 158, 115];
 const GRID_COLOUR: Rgb = [225, 225, 225];
-const ORIENTATION_COLOUR: Rgb = [255, 230, 120];
 
 /** The heads of one outcome: on the whole crop, then on the lungs only. */
 const OUTCOMES: { title: string; heads: [HeadName, HeadName] }[] = [
@@ -119,20 +119,10 @@ function renderCoronal(resampled: Volume, labels: NdArray<Uint8Array>, y: number
       const hu = resampled.data[x + sizeX * (y + sizeY * z)];
       view.setPixel(column, row, windowGrey(hu, LUNG_WINDOW_HU[0], LUNG_WINDOW_HU[1]));
       const label = labelAt(row, column);
-      if (label === 0) continue;
-      const onEdge = [labelAt(row - 1, column), labelAt(row + 1, column), labelAt(row, column - 1), labelAt(row, column + 1)].some(
-        (neighbour) => neighbour !== label,
-      );
-      if (onEdge) view.setPixel(column, row, LUNG_COLOURS[label]);
-      else view.blendPixel(column, row, LUNG_COLOURS[label], LUNG_TINT_ALPHA);
+      if (label !== 0) paintLungPixel(view, column, row, label, (x, y) => labelAt(y, x));
     }
   }
-
-  const letter = { scale: 2, colour: ORIENTATION_COLOUR, outline: BLACK };
-  drawText(view, 'R', 6, view.height / 2 - 7, letter);
-  drawText(view, 'L', view.width - 6, view.height / 2 - 7, { ...letter, align: 'right' });
-  drawText(view, 'S', view.width / 2, 6, { ...letter, align: 'center' });
-  drawText(view, 'I', view.width / 2, view.height - 20, { ...letter, align: 'center' });
+  drawOrientationLetters(view, 'S', 'I');
   return view;
 }
 

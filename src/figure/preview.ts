@@ -12,17 +12,18 @@ import type { NdArray } from '../volume.js';
 import {
   type FigureContext,
   LUNG_COLOURS,
-  LUNG_TINT_ALPHA,
   LUNG_WINDOW_HU,
   MARGIN,
   MUTED_COLOUR,
   TEXT_COLOUR,
+  drawOrientationLetters,
   drawSwatch,
   formatNumber,
+  paintLungPixel,
   renderHeader,
 } from './common.js';
 import { drawText, lineHeight } from './font.js';
-import { BLACK, Raster, type Rgb, WHITE, windowGrey } from './raster.js';
+import { BLACK, Raster, WHITE, windowGrey } from './raster.js';
 
 /** In-plane size of a crop pixel, in mm: the resampled spacing. */
 const CROP_PIXEL_MM = TARGET_SPACING_MM[0];
@@ -32,7 +33,6 @@ export const PREVIEW_SLICES = 6;
 export const PREVIEW_ZOOM = 2;
 const COLUMNS = 3;
 const GAP = 8;
-const ORIENTATION_COLOUR: Rgb = [255, 230, 120];
 /** Length of the scale bar on each slice, in mm. */
 const SCALE_BAR_MM = 50;
 
@@ -54,8 +54,9 @@ export function renderAxialSlice(image: NdArray, labels: NdArray<Uint8Array>, sl
   const zoom = PREVIEW_ZOOM;
   const panel = new Raster(width * zoom, height * zoom, BLACK);
   // Row h of the (H, W, Z) layout is y reversed (posterior first), so display row r shows h = H - 1 - r.
-  const labelAt = (row: number, column: number) =>
-    row < 0 || column < 0 || row >= height || column >= width ? 0 : labels.data[((height - 1 - row) * width + column) * depth + slice];
+  const labelAt = (row: number, column: number) => labels.data[((height - 1 - row) * width + column) * depth + slice];
+  const labelOnScreen = (x: number, y: number) =>
+    x < 0 || y < 0 || x >= panel.width || y >= panel.height ? 0 : labelAt(Math.floor(y / zoom), Math.floor(x / zoom));
 
   for (let y = 0; y < panel.height; y++) {
     const row = Math.floor(y / zoom);
@@ -64,28 +65,10 @@ export function renderAxialSlice(image: NdArray, labels: NdArray<Uint8Array>, sl
       const hu = image.data[((height - 1 - row) * width + column) * depth + slice];
       panel.setPixel(x, y, windowGrey(hu, LUNG_WINDOW_HU[0], LUNG_WINDOW_HU[1]));
       const label = labelAt(row, column);
-      if (label === 0) continue;
-      // Outline: screen pixels on the lung's edge, found at screen resolution so the line is one pixel thin.
-      const neighbours = [
-        labelAt(Math.floor((y - 1) / zoom), column),
-        labelAt(Math.floor((y + 1) / zoom), column),
-        labelAt(row, Math.floor((x - 1) / zoom)),
-        labelAt(row, Math.floor((x + 1) / zoom)),
-      ];
-      if (neighbours.some((neighbour) => neighbour !== label)) {
-        panel.setPixel(x, y, LUNG_COLOURS[label]);
-      } else {
-        panel.blendPixel(x, y, LUNG_COLOURS[label], LUNG_TINT_ALPHA);
-      }
+      if (label !== 0) paintLungPixel(panel, x, y, label, labelOnScreen);
     }
   }
-
-  const letter = { scale: 2, colour: ORIENTATION_COLOUR, outline: BLACK };
-  const middle = panel.height / 2 - 7;
-  drawText(panel, 'R', 6, middle, letter);
-  drawText(panel, 'L', panel.width - 6, middle, { ...letter, align: 'right' });
-  drawText(panel, 'A', panel.width / 2, 6, { ...letter, align: 'center' });
-  drawText(panel, 'P', panel.width / 2, panel.height - 20, { ...letter, align: 'center' });
+  drawOrientationLetters(panel, 'A', 'P');
 
   const barLength = Math.round((SCALE_BAR_MM / CROP_PIXEL_MM) * zoom);
   const barY = panel.height - 12;
