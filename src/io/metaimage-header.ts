@@ -78,13 +78,24 @@ export async function readMetaImageHeader(file: string): Promise<MetaImageHeader
   const fields = new Map<string, string>();
   // MetaIO reads past a UTF-8 byte order mark, as the first key then is one it ignores.
   let offset = head.subarray(0, 3).equals(UTF8_BOM) ? 3 : 0;
+  let lineNumber = 0;
   let dataOffset = -1;
   while (offset < head.length) {
     const newline = head.indexOf(0x0a, offset);
     const end = newline < 0 ? head.length : newline;
     const line = head.subarray(offset, end).toString('latin1').replace(/\r$/, '');
+    lineNumber++;
     offset = end + 1;
     if (line.trim() === '') continue;
+    // itk-wasm passes header fields on as JSON and fails with a JSON syntax error on control bytes.
+    const control = /[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]/.exec(line);
+    if (control !== null) {
+      const code = control[0].charCodeAt(0).toString(16).padStart(2, '0');
+      throw new Error(
+        `${file}: binary byte 0x${code} in line ${lineNumber} of the MetaImage header, before its ElementDataFile line: ` +
+          'a MetaImage header is text that ends with ElementDataFile, so the file is damaged or not a MetaImage',
+      );
+    }
     const field = splitField(line);
     if (field === undefined) {
       if (fields.size === 0) {
@@ -152,6 +163,9 @@ interface DataRegion {
 
 async function locateData(file: string, header: MetaImageHeader): Promise<DataRegion | undefined> {
   const name = header.elementDataFile;
+  if (name === '') {
+    throw new Error(`${file}: ElementDataFile is empty in the MetaImage header: expected LOCAL or the name of the data file`);
+  }
   if (name === 'LOCAL') {
     const { size } = await stat(file);
     return { file, start: header.dataOffset, available: size - header.dataOffset };

@@ -67,6 +67,18 @@ test('a header claiming too many voxels', async () => {
   assert.match((await readError(file)).message, /DimSize 512 × 512 × 300 of MET_SHORT\) needs 157286400 bytes, but the file contains 512/);
 });
 
+test('binary bytes in the header are rejected', async () => {
+  const file = path.join(dir, 'binary-header.mha');
+  await fs.writeFile(file, Buffer.concat([Buffer.from('ObjectType = Image\nNDims = 3\nDimSize = 8 8 4\nElementType = MET_SHORT\n'), int16Bytes(ramp())]));
+  assert.match((await readError(file)).message, /binary byte 0x[0-9a-f]{2} in line 5 of the MetaImage header, before its ElementDataFile line/);
+});
+
+test('an empty ElementDataFile is rejected', async () => {
+  const file = path.join(dir, 'no-data-file.mhd');
+  await fs.writeFile(file, metaImageHeader(SHAPE, ''));
+  assert.match((await readError(file)).message, /ElementDataFile is empty in the MetaImage header: expected LOCAL or the name of the data file/);
+});
+
 test('extra bytes are read with a warning', async () => {
   const file = path.join(dir, 'extra.mha');
   await writeMetaImage(file, SHAPE, Buffer.concat([int16Bytes(ramp()), Buffer.alloc(100, 7)]));
