@@ -1,13 +1,14 @@
 /**
  * ONNX Runtime sessions: the only module that imports onnxruntime-node.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 
 import * as ort from 'onnxruntime-node';
 
+import { type CgroupPaths, cgroupCpuLimit } from '../cgroup.js';
 import { log } from '../log.js';
 
 export const DEVICES = ['auto', 'cpu', 'cuda', 'webgpu'] as const;
@@ -49,52 +50,13 @@ export function checkDevice(device: string, parameter = 'device'): Device {
 }
 
 /**
- * Returns the CPUs that the cgroup CPU quota of this process allows, rounded down (at least 1), or
- * undefined without a quota. Reads cgroup v2 `cpu.max` and cgroup v1 `cpu.cfs_quota_us` and
- * `cpu.cfs_period_us` at the root of `cgroupRoot`, which is the container's own cgroup when it has
- * a cgroup namespace, and in the process's cgroup named by `/proc/self/cgroup`. The smallest quota wins.
- */
-export function cgroupCpuLimit(cgroupRoot = '/sys/fs/cgroup', procSelfCgroup = '/proc/self/cgroup'): number | undefined {
-  const read = (file: string) => {
-    try {
-      return readFileSync(file, 'utf8').trim();
-    } catch {
-      return undefined;
-    }
-  };
-  // Where cgroup v1 mounts the cpu controller, alone or with cpuacct.
-  const v1Mounts = ['cpu', 'cpu,cpuacct', 'cpuacct,cpu'].map((name) => path.join(cgroupRoot, name));
-  const v2Dirs = [cgroupRoot];
-  const v1Dirs = [...v1Mounts];
-  for (const line of (read(procSelfCgroup) ?? '').split('\n')) {
-    // Lines are "hierarchy-id:controllers:path"; cgroup v2 has id 0 and no controllers.
-    const [, controllers, cgroupPath] = /^\d+:([^:]*):(\/.*)$/.exec(line) ?? [];
-    if (cgroupPath === undefined || cgroupPath === '/') continue;
-    if (controllers === '') v2Dirs.push(path.join(cgroupRoot, cgroupPath));
-    if (controllers.split(',').includes('cpu')) v1Dirs.push(...v1Mounts.map((mount) => path.join(mount, cgroupPath)));
-  }
-
-  const quotas: number[] = [];
-  for (const dir of v2Dirs) {
-    const [quota, period] = (read(path.join(dir, 'cpu.max')) ?? '').split(/\s+/).map(Number);
-    if (quota > 0 && period > 0) quotas.push(quota / period);
-  }
-  for (const dir of v1Dirs) {
-    const quota = Number(read(path.join(dir, 'cpu.cfs_quota_us')));
-    const period = Number(read(path.join(dir, 'cpu.cfs_period_us')));
-    if (quota > 0 && period > 0) quotas.push(quota / period);
-  }
-  return quotas.length === 0 ? undefined : Math.max(1, Math.floor(Math.min(...quotas)));
-}
-
-/**
  * Threads for the CPU provider: the CPUs this process may run on, capped by the cgroup CPU quota
  * of a container. Node 20's os.availableParallelism() (libuv 1.46) counts the CPUs of the
  * affinity mask only, so in a container limited with `--cpus` it returns the host's count.
  */
-export function defaultThreads(cgroupRoot?: string, procSelfCgroup?: string): number {
+export function defaultThreads(cgroup: CgroupPaths = {}): number {
   const available = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  const limit = cgroupCpuLimit(cgroupRoot, procSelfCgroup);
+  const limit = cgroupCpuLimit(cgroup);
   return limit === undefined ? available : Math.min(available, limit);
 }
 

@@ -9,7 +9,7 @@
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 
-import { type ImageFileHeader, checkPixelBytes, inflatedLength } from './pixel-data.js';
+import { type ImageFileHeader, checkPixelBytes, checkReadMemory, inflatedLength } from './pixel-data.js';
 
 /** Bytes per component of each MetaImage element type (MetaIO's `MET_ValueTypeSize`). */
 const ELEMENT_TYPE_BYTES: Record<string, number> = {
@@ -205,13 +205,16 @@ function describeLayout(header: MetaImageHeader): string {
  * extra bytes that readers ignore, else undefined.
  */
 export async function checkMetaImageData(file: string, header: MetaImageHeader): Promise<string | undefined> {
-  checkPixelBytes(file, header, describeLayout(header));
+  const layout = describeLayout(header);
+  checkPixelBytes(file, header, layout);
   if (/^false$/i.test(header.fields.get('BinaryData') ?? '')) {
     // ASCII pixel values have no fixed width, so the byte count does not give the voxel count.
+    checkReadMemory(file, header, layout, 0);
     return undefined;
   }
   const region = await locateData(file, header);
   if (region === undefined) {
+    checkReadMemory(file, header, layout, 0);
     return undefined;
   }
   const expected = header.pixelBytes;
@@ -220,12 +223,13 @@ export async function checkMetaImageData(file: string, header: MetaImageHeader):
   if (!header.compressed) {
     if (region.available < expected) {
       throw new Error(
-        `${file}: pixel data is truncated: the header (${describeLayout(header)}) needs ${expected} bytes, but the file contains ${Math.max(region.available, 0)} ${where}. ` +
+        `${file}: pixel data is truncated: the header (${layout}) needs ${expected} bytes, but the file contains ${Math.max(region.available, 0)} ${where}. ` +
           'The file is incomplete: copy or export it again.',
       );
     }
+    checkReadMemory(file, header, layout, 0);
     if (region.available > expected) {
-      return `${region.available - expected} bytes ${where} follow the ${expected} bytes of pixel data that the header (${describeLayout(header)}) announces; they are ignored`;
+      return `${region.available - expected} bytes ${where} follow the ${expected} bytes of pixel data that the header (${layout}) announces; they are ignored`;
     }
     return undefined;
   }
@@ -250,17 +254,18 @@ export async function checkMetaImageData(file: string, header: MetaImageHeader):
     );
   }
 
+  checkReadMemory(file, header, layout, compressedBytes);
   const inflated = await inflatedLength(region.file, region.start, compressedBytes, 'zlib').catch((error: Error) => {
     throw new Error(`${file}: compressed pixel data is corrupt (zlib: ${error.message}); the file is damaged: copy or export it again`);
   });
   if (inflated < expected) {
     throw new Error(
-      `${file}: compressed pixel data inflates to ${inflated} bytes, but the header (${describeLayout(header)}) needs ${expected}. ` +
+      `${file}: compressed pixel data inflates to ${inflated} bytes, but the header (${layout}) needs ${expected}. ` +
         'DimSize or ElementType does not match the data: export the file again.',
     );
   }
   if (inflated > expected) {
-    return `compressed pixel data inflates to ${inflated} bytes, more than the ${expected} that the header (${describeLayout(header)}) announces; the rest is ignored`;
+    return `compressed pixel data inflates to ${inflated} bytes, more than the ${expected} that the header (${layout}) announces; the rest is ignored`;
   }
   return undefined;
 }

@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 
-import { type ImageFileHeader, checkPixelBytes, inflatedLength } from './pixel-data.js';
+import { type ImageFileHeader, checkPixelBytes, checkReadMemory, inflatedLength } from './pixel-data.js';
 
 /** Header sizes of NIfTI-1 and NIfTI-2, the first field of each header. */
 const NIFTI1_HEADER_BYTES = 348;
@@ -131,5 +131,6 @@ export async function checkNiftiFile(file: string): Promise<NiftiHeader> {
         'The file is incomplete: copy or export it again.',
     );
   }
+  checkReadMemory(file, header, layout, gzipped ? fileBytes : 0);
   return header;
 }

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { readVolume, writeVolume } from '../../src/io/image.js';
-import { MAX_PIXEL_BYTES } from '../../src/io/pixel-data.js';
+import { MAX_PIXEL_BYTES, checkReadMemory } from '../../src/io/pixel-data.js';
 import { collectStderr, int16Bytes, metaImageHeader, temporaryDir, writeMetaImage } from './fixtures.js';
 
 const SHAPE = { NDims: '3', DimSize: '8 8 4', ElementType: 'MET_SHORT' };
@@ -186,6 +186,20 @@ test('a huge image is rejected before its data is read', async () => {
   assert.match(message, /image too large: DimSize 512 × 512 × 4096 of MET_SHORT is 2\.00 GiB of pixel data/);
   assert.match(message, /Crop the scan to the chest, or resample it to thicker slices/);
   assert.ok(512 * 512 * 4096 * 2 > MAX_PIXEL_BYTES);
+});
+
+test('an image too large for the memory limit is rejected', () => {
+  const header = { dimension: 3, size: [512, 512, 1000], components: 1, componentBytes: 2, pixelBytes: 512 * 512 * 1000 * 2 };
+  const layout = 'DimSize 512 × 512 × 1000 of MET_SHORT';
+  const limit = 1.5 * 2 ** 30;
+  const inUse = 0.25 * 2 ** 30;
+  assert.throws(
+    () => checkReadMemory('big.mha', header, layout, 0, limit, inUse),
+    /big\.mha: not enough memory to read this image: DimSize 512 × 512 × 1000 of MET_SHORT needs about 1\.46 GiB while it is read \(3 × 0\.49 GiB of pixel data\), and this process may use 1\.50 GiB, 0\.25 GiB of which are in use/,
+  );
+  // With a limit of 1.9 GiB, the image fits uncompressed but not with 0.25 GiB of compressed data.
+  assert.not.throws(() => checkReadMemory('big.mha', header, layout, 0, 1.9 * 2 ** 30, inUse));
+  assert.throws(() => checkReadMemory('big.mha', header, layout, 2 ** 28, 1.9 * 2 ** 30, inUse), /and 0\.25 GiB of compressed data/);
 });
 
 test('a truncated .nii.gz is rejected', async () => {

@@ -1,12 +1,10 @@
 import { createHash } from 'node:crypto';
-import os from 'node:os';
 import path from 'node:path';
 
 import fs from 'fs-extra';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { cgroupCpuLimit, defaultThreads } from '../../src/backend/onnx.js';
 import { type Manifest, loadModels } from '../../src/models.js';
 import { FIXTURE_MODELS_DIR } from '../helpers.js';
 import { collectStderr, temporaryDir } from './fixtures.js';
@@ -109,59 +107,6 @@ test('the test models load', async () => {
   assert.ok(result !== undefined, stderr);
   assert.equal(result.unet.inputs, [{ name: 'input', type: 'float32', shape: ['N', 1, 256, 256] }]);
   await Promise.all([result.unet.release(), result.vitFull.release(), result.vitLung.release()]);
-});
-
-/** Writes a fake /sys/fs/cgroup tree and /proc/self/cgroup file; returns their paths. */
-async function fakeCgroup(files: Record<string, string>, procSelf = '0::/\n'): Promise<[string, string]> {
-  const root = await temporaryDir();
-  for (const [name, text] of Object.entries(files)) {
-    await fs.outputFile(path.join(root, 'cgroup', name), text);
-  }
-  await fs.outputFile(path.join(root, 'proc-self-cgroup'), procSelf);
-  return [path.join(root, 'cgroup'), path.join(root, 'proc-self-cgroup')];
-}
-
-test('cgroup v2 quota limits the threads', async () => {
-  const [root, procSelf] = await fakeCgroup({ 'cpu.max': '200000 100000\n' });
-  assert.is(cgroupCpuLimit(root, procSelf), 2);
-  assert.is(defaultThreads(root, procSelf), Math.min(2, os.availableParallelism()));
-});
-
-test('cgroup v2 without a quota leaves the CPU count', async () => {
-  const [root, procSelf] = await fakeCgroup({ 'cpu.max': 'max 100000\n' });
-  assert.is(cgroupCpuLimit(root, procSelf), undefined);
-  assert.is(defaultThreads(root, procSelf), os.availableParallelism());
-});
-
-test('a fractional quota rounds down to at least one thread', async () => {
-  const [root, procSelf] = await fakeCgroup({ 'cpu.max': '150000 100000\n' });
-  assert.is(cgroupCpuLimit(root, procSelf), 1);
-  const [smallRoot, smallProcSelf] = await fakeCgroup({ 'cpu.max': '20000 100000\n' });
-  assert.is(cgroupCpuLimit(smallRoot, smallProcSelf), 1);
-});
-
-test('cgroup v1 quota limits the threads', async () => {
-  const [root, procSelf] = await fakeCgroup({ 'cpu,cpuacct/cpu.cfs_quota_us': '300000\n', 'cpu,cpuacct/cpu.cfs_period_us': '100000\n' });
-  assert.is(cgroupCpuLimit(root, procSelf), 3);
-});
-
-test('cgroup v1 without a quota leaves the CPU count', async () => {
-  const [root, procSelf] = await fakeCgroup({ 'cpu/cpu.cfs_quota_us': '-1\n', 'cpu/cpu.cfs_period_us': '100000\n' });
-  assert.is(cgroupCpuLimit(root, procSelf), undefined);
-});
-
-test('the process cgroup path is read too', async () => {
-  const [root, procSelf] = await fakeCgroup(
-    { 'cpu.max': 'max 100000\n', 'jobs/balaitous/cpu.max': '100000 100000\n' },
-    '0::/jobs/balaitous\n',
-  );
-  assert.is(cgroupCpuLimit(root, procSelf), 1);
-});
-
-test('no cgroup files leave the CPU count', async () => {
-  const [root, procSelf] = await fakeCgroup({});
-  assert.is(cgroupCpuLimit(root, procSelf), undefined);
-  assert.is(defaultThreads(root, procSelf), os.availableParallelism());
 });
 
 test.run();
