@@ -54,8 +54,9 @@ def parse_arguments(argv):
                         help='also write the deterministic check batch and the PyTorch outputs for it '
                              'to FILE (JSON), for the parity test on the Node side')
     parser.add_argument('--external-data', choices=EXTERNAL_DATA_MODES, default='auto',
-                        help="store ONNX tensors in a separate '<model>.onnx.data' file: 'auto' only "
-                             "for models over 2 GiB (default: auto)")
+                        help="store ONNX tensors in a separate '<model>.onnx.data' file: 'auto' for "
+                             "models over 64 MiB, which ONNX Runtime then maps into memory instead of "
+                             "copying (default: auto)")
     parser.add_argument('--fp16', action='store_true',
                         help='also write a float16 copy of each network as <model>.fp16.onnx, with '
                              'float32 inputs and outputs, listed in the manifest as its "fp16" variant '

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .onnx_files import EXTERNAL_DATA_MODES, PROTOBUF_LIMIT_BYTES
+from .onnx_files import EXTERNAL_DATA_MODES, PROTOBUF_LIMIT_BYTES, stores_external_data
 
 log = logging.getLogger('export-models')
 
@@ -135,8 +135,8 @@ def convert_to_float16(model: onnx.ModelProto, source: str) -> onnx.ModelProto:
 def write_float16_copy(source_path: Path, target_path: Path, external_data: str = 'auto') -> Optional[Path]:
     """Convert the model at `source_path` and write it to `target_path`.
 
-    The tensors go to `<target_path>.data` when `external_data` is 'always', or 'auto' and the
-    converted model is over 2 GiB. Returns the path of the data file, or None.
+    The tensors go to `<target_path>.data` when the converted model is over 2 GiB, or
+    `stores_external_data` says so. Returns the path of the data file, or None.
     """
     if external_data not in EXTERNAL_DATA_MODES:
         raise ValueError(f'external_data must be one of {EXTERNAL_DATA_MODES}, got {external_data!r}')
@@ -148,7 +148,7 @@ def write_float16_copy(source_path: Path, target_path: Path, external_data: str 
     if too_large and external_data == 'never':
         raise Float16Error(f'{target_path}: the model takes {model.ByteSize()} bytes, over the 2 GiB '
                            f'protobuf limit; use --external-data auto')
-    if external_data == 'always' or too_large:
+    if too_large or stores_external_data(external_data, model.ByteSize()):
         onnx.save_model(model, str(target_path), save_as_external_data=True, all_tensors_to_one_file=True,
                         location=data_path.name, size_threshold=1024)
     else:

@@ -118,6 +118,23 @@ class SelfAttention(nn.Module):
         x = (attention @ v).transpose(1, 2).reshape(batch, tokens, channels)
         return self.proj(x)
 
+    def forward_class_token(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the attention output of the class token alone, (batch, 1, channels).
+
+        The keys and values still come from every token, but the query, the attention row and the
+        projection are those of the class token only. The rows of `qkv` hold the query, key and
+        value weights in that order."""
+        batch, tokens, channels = x.shape
+        head_dim = channels // self.num_heads
+        weight, bias = self.qkv.weight, self.qkv.bias
+        q = F.linear(x[:, :1], weight[:channels], bias[:channels])
+        q = q.reshape(batch, 1, self.num_heads, head_dim).transpose(1, 2)
+        kv = F.linear(x, weight[channels:], bias[channels:]).reshape(batch, tokens, 2, self.num_heads, head_dim)
+        k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)
+        attention = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
+        x = (attention @ v).transpose(1, 2).reshape(batch, 1, channels)
+        return self.proj(x)
+
 
 class FeedForward(nn.Module):
     def __init__(self, embed_dim: int):
@@ -144,11 +161,18 @@ class TransformerBlock(nn.Module):
         x = x + self.attn(self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
+    def forward_class_token(self, x: torch.Tensor) -> torch.Tensor:
+        """Return this block's output for the class token alone, (batch, 1, channels)."""
+        class_token = x[:, :1] + self.attn.forward_class_token(self.norm1(x))
+        return class_token + self.mlp(self.norm2(class_token))
+
 
 class ViTFeatures(nn.Module):
     """The ViT up to block `n_blocks`, returning the class token without the final norm.
 
-    Only 224 × 224 inputs are supported, so the position embedding is used as stored.
+    Only 224 × 224 inputs are supported, so the position embedding is used as stored. The last
+    block computes the class token only, since no other token reaches the output. This leaves out
+    about 4.3 GFLOP of the 123 GFLOP per image of ViT-L/16 with 24 blocks.
     """
 
     def __init__(self, embed_dim: int, num_heads: int, n_blocks: int, patch_size: int):
@@ -163,6 +187,6 @@ class ViTFeatures(nn.Module):
         x = self.patch_embed(x)
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
         x = x + self.pos_embed
-        for block in self.blocks:
+        for block in self.blocks[:-1]:
             x = block(x)
-        return x[:, 0]
+        return self.blocks[-1].forward_class_token(x)[:, 0]

@@ -16,6 +16,15 @@ ONNX_OPSET = 17
 # separate file.
 PROTOBUF_LIMIT_BYTES = 2 ** 31
 EXTERNAL_DATA_MODES = ('auto', 'always', 'never')
+# With 'auto', models whose tensors take more than this keep them in a separate file. ONNX Runtime
+# maps such a file into memory rather than copying each tensor out of the parsed model, so the
+# session loads faster and the weights are not held twice while it starts.
+EXTERNAL_DATA_MIN_BYTES = 64 * 2 ** 20
+
+
+def stores_external_data(external_data: str, tensor_bytes: int) -> bool:
+    """Whether a model of `tensor_bytes` that fits in one protobuf goes to two files."""
+    return external_data == 'always' or (external_data == 'auto' and tensor_bytes > EXTERNAL_DATA_MIN_BYTES)
 BATCH_AXIS = 'N'
 # torch 2.9 and later export with the dynamo-based exporter unless told otherwise. The TorchScript
 # exporter is the one the files and their manifest entries were checked with (torch 1.13).
@@ -26,8 +35,8 @@ def export_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, input
                 output_name: str, external_data: str = 'auto') -> Optional[Path]:
     """Export `model` in eval mode with a dynamic batch axis to `path`.
 
-    The tensors go to `<path>.data` when `external_data` is 'always', or 'auto' and the model is
-    over 2 GiB. The data file is referenced by its bare name, so ONNX Runtime finds it beside the
+    The tensors go to `<path>.data` when the model is over 2 GiB, or `stores_external_data` says
+    so. The data file is referenced by its bare name, so ONNX Runtime finds it beside the
     model whatever the working directory, as long as the model is loaded from its path.
     Returns the path of the data file, or None.
     """
@@ -61,7 +70,7 @@ def export_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, input
 
         if data_path.exists():
             data_path.unlink()
-        if external_data == 'always' or too_large:
+        if too_large or stores_external_data(external_data, total_bytes):
             proto = onnx.load(str(scratch_model), load_external_data=True)
             onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
                             location=data_path.name, size_threshold=1024)

@@ -24,6 +24,7 @@ import export_models  # noqa: E402
 from balaitous_export import published  # noqa: E402
 from balaitous_export.float16 import Float16Error, convert_to_float16  # noqa: E402
 from balaitous_export.networks import LungUNet, ViTFeatures  # noqa: E402
+from balaitous_export.onnx_files import EXTERNAL_DATA_MIN_BYTES, stores_external_data  # noqa: E402
 from balaitous_export.sources import (  # noqa: E402
     SourceError, load_state_dict, parse_config, read_heads, select_parameters, sha256_of_file, unet_expected_shapes,
     unet_optional_keys, vit_expected_shapes, vit_optional_keys)
@@ -240,6 +241,32 @@ class FileTest(unittest.TestCase):
 
 
 @unittest.skipUnless(FIXTURE.is_dir(), f'stand-in weights not found at {FIXTURE}')
+class NetworkTest(unittest.TestCase):
+    def test_vit_last_block_computes_class_token(self):
+        torch.manual_seed(0)
+        model = ViTFeatures(embed_dim=64, num_heads=4, n_blocks=3, patch_size=16).eval()
+        for parameter in model.parameters():
+            torch.nn.init.normal_(parameter, std=0.1)
+        images = torch.randn(2, 3, 224, 224)
+        with torch.no_grad():
+            tokens = model.patch_embed(images)
+            tokens = torch.cat([model.cls_token.expand(2, -1, -1), tokens], dim=1) + model.pos_embed
+            for block in model.blocks:
+                tokens = block(tokens)
+            features = model(images)
+        self.assertEqual(list(features.shape), [2, 64])
+        torch.testing.assert_close(features, tokens[:, 0], rtol=1e-5, atol=1e-5)
+
+
+class ExternalDataTest(unittest.TestCase):
+    def test_modes(self):
+        large = EXTERNAL_DATA_MIN_BYTES + 1
+        self.assertTrue(stores_external_data('auto', large))
+        self.assertFalse(stores_external_data('auto', EXTERNAL_DATA_MIN_BYTES))
+        self.assertTrue(stores_external_data('always', 1))
+        self.assertFalse(stores_external_data('never', large))
+
+
 class ExportTest(unittest.TestCase):
     def test_export_is_deterministic(self):
         with tempfile.TemporaryDirectory() as scratch:
