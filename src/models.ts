@@ -95,7 +95,7 @@ export async function findModelsDir(explicit?: string): Promise<string> {
   if (explicit !== undefined) {
     const dir = path.resolve(explicit);
     if (!(await fs.pathExists(path.join(dir, 'manifest.json')))) {
-      throw new Error(`${dir}: not a models directory (manifest.json not found)`);
+      throw new Error(`${dir}: not a models directory (manifest.json not found); pass a folder written by tools/install-models or tools/export-models`);
     }
     return dir;
   }
