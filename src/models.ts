@@ -1,8 +1,6 @@
 /**
  * Models directories: where they are looked up, their manifest, hash verification and loading.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import fs from 'fs-extra';
 
 import { type ModelSession, type SessionOptions, openSession } from './backend/onnx.js';
+import { sha256FilesInWorker } from './file-hash.js';
 import { log } from './log.js';
 import { checkModelSignature, expectedSignature } from './model-signature.js';
 import { type HeadWeights, checkHeadWeights } from './steps/heads.js';
@@ -126,11 +125,7 @@ export async function readManifest(dir: string): Promise<Manifest> {
   return manifest;
 }
 
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
+export { sha256File } from './file-hash.js';
 
 /** A file listed in a manifest. */
 export interface ListedFile {
@@ -162,30 +157,54 @@ export function manifestFiles(manifest: Manifest): ListedFile[] {
   return files;
 }
 
+function statOrUndefined(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Checks the files of a models directory against its manifest: every model, its external data
  * and its variants; with `precision`, only the files that precision loads besides the heads.
- * Returns one line per problem.
+ * Returns one line per problem. The files are hashed on a worker thread, so the caller can do
+ * other work, such as creating sessions, while the promise is pending.
  */
 export async function verifyModelsDir(dir: string, manifest?: Manifest, precision?: Precision): Promise<string[]> {
   manifest ??= await readManifest(dir);
-  const problems: string[] = [];
+  // One outcome per listed file, in manifest order: a problem found already, or a file to hash.
+  const outcomes: Array<{ problem: string } | { file: string; size: number; role: string; entry: FileEntry }> = [];
   for (const { name, precision: filePrecision, role, entry } of manifestFiles(manifest)) {
     if (precision !== undefined && name !== 'heads' && filePrecision !== precision) continue;
     if (typeof entry.path !== 'string' || typeof entry.sha256 !== 'string') {
-      problems.push(`${path.join(dir, 'manifest.json')}: the entry of ${role} needs a path and a sha256`);
+      outcomes.push({ problem: `${path.join(dir, 'manifest.json')}: the entry of ${role} needs a path and a sha256` });
       continue;
     }
     const file = path.join(dir, entry.path);
-    const stats = await fs.stat(file).catch(() => undefined);
+    // Synchronous, so that the hashing worker starts within this call, before the caller goes on.
+    const stats = statOrUndefined(file);
     if (stats === undefined) {
-      problems.push(`${file}: missing (listed in the manifest as ${role})`);
+      outcomes.push({ problem: `${file}: missing (listed in the manifest as ${role})` });
       continue;
     }
-    const digest = await sha256File(file);
+    outcomes.push({ file, size: stats.size, role, entry });
+  }
+
+  const toHash = outcomes.flatMap((outcome) => ('file' in outcome ? [outcome.file] : []));
+  const digests = await sha256FilesInWorker(toHash);
+  const problems: string[] = [];
+  let hashed = 0;
+  for (const outcome of outcomes) {
+    if ('problem' in outcome) {
+      problems.push(outcome.problem);
+      continue;
+    }
+    const { file, size, role, entry } = outcome;
+    const digest = digests[hashed++];
     if (digest !== entry.sha256) {
-      const size = entry.bytes !== undefined && stats.size !== entry.bytes ? `, ${stats.size} bytes instead of ${entry.bytes}` : '';
-      problems.push(`${file}: sha256 ${digest} does not match the manifest's ${entry.sha256} (${role}${size})`);
+      const sizeNote = entry.bytes !== undefined && size !== entry.bytes ? `, ${size} bytes instead of ${entry.bytes}` : '';
+      problems.push(`${file}: sha256 ${digest} does not match the manifest's ${entry.sha256} (${role}${sizeNote})`);
     }
   }
   return problems;
@@ -232,10 +251,33 @@ export async function loadModels(options: LoadModelsOptions = {}): Promise<Loade
     vit_lung: modelFile(dir, manifest, 'vit_lung', precision),
   };
   // Only the files this precision loads are hashed, so that a run does not read unused variants.
-  const problems = await verifyModelsDir(dir, manifest, precision);
-  if (problems.length > 0) {
-    throw new Error(`models directory ${dir} does not match its manifest:\n  ${problems.join('\n  ')}`);
+  // The hashing runs on a worker thread while the sessions are created, and a mismatch is
+  // reported before any error that ONNX Runtime raised on the same files.
+  // The promise never rejects, so that a failure is not left unhandled while the sessions load.
+  const verification = verifyModelsDir(dir, manifest, precision).then(
+    (problems) => ({ problems, failure: undefined }),
+    (failure: unknown) => ({ problems: [] as string[], failure }),
+  );
+  const mismatch = (problems: string[]) => new Error(`models directory ${dir} does not match its manifest:\n  ${problems.join('\n  ')}`);
+
+  let loaded: LoadedModels;
+  try {
+    loaded = await openModels(dir, manifest, files, options);
+  } catch (error) {
+    const { problems } = await verification;
+    throw problems.length > 0 ? mismatch(problems) : error;
   }
+  const { problems, failure } = await verification;
+  if (failure !== undefined || problems.length > 0) {
+    await releaseModels(loaded);
+    throw failure ?? mismatch(problems);
+  }
+  return loaded;
+}
+
+/** Reads the heads and opens the three networks of a models directory whose files are being verified. */
+async function openModels(dir: string, manifest: Manifest, files: Record<Exclude<ModelName, 'heads'>, string>, options: LoadModelsOptions): Promise<LoadedModels> {
+  const precision = checkPrecision(options.precision ?? DEFAULT_PRECISION);
   if (manifest.published !== true) {
     log.warn(`TEST MODELS in use (${manifest.name}, ${dir}): their outputs mean nothing medically. Install the published models for real predictions.`);
   }
