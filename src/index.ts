@@ -4,7 +4,7 @@
 import { setActiveScan } from './active-scan.js';
 import { readVolume } from './io/image.js';
 import { type LoadModelsOptions, type LoadedModels, loadModels, releaseModels } from './models.js';
-import { PIPELINE_STEPS, type PipelineResult, type PredictOptions, runPipeline } from './pipeline.js';
+import { PIPELINE_STEPS, type PipelineResult, type PredictOptions, type ScanHandle, runPipeline } from './pipeline.js';
 import type { Volume } from './volume.js';
 
 export { readVolume, writeVolume } from './io/image.js';
@@ -53,8 +53,9 @@ export class Balaitous {
     }
     setActiveScan(source);
     try {
-      const volume = typeof scan === 'string' ? await readVolume(scan) : scan;
-      return await runPipeline(volume, this.models, { ...options, source });
+      // A scan read here is referenced by the handle only, so it can be freed once it is resampled.
+      const handle: ScanHandle = { volume: typeof scan === 'string' ? await readVolume(scan) : scan };
+      return await runPipeline(handle, this.models, { ...options, source });
     } catch (error) {
       if (!(error instanceof Error)) {
         throw new Error(`${source}: non-error value thrown: ${String(error)}`);

@@ -111,23 +111,28 @@ const CPU_BATCH = { unet: 2, vit: 4 };
 /** Slices per network call on a GPU, whose activations live in GPU memory. */
 const GPU_BATCH = { unet: 8, vit: 8 };
 
-/** Runs every step of the pipeline on a volume with loaded models. */
-export async function runPipeline(scan: Volume, models: LoadedModels, options: PredictOptions = {}): Promise<PipelineResult> {
+/**
+ * A scan handed over to `runPipeline`, which clears `volume` once the scan is resampled. Unless the
+ * caller keeps another reference, the full-resolution volume can then be freed while the networks
+ * run (128 MiB for a 512 × 512 × 255 int16 scan).
+ */
+export interface ScanHandle {
+  volume: Volume | undefined;
+}
+
+/** Runs one step: reports it to `onStep`, times it and logs its duration. */
+type RunStep = <T>(name: PipelineStep, run: () => T | Promise<T>) => Promise<T>;
+
+/** Runs every step of the pipeline on a volume, or on the volume of a handle, with loaded models. */
+export async function runPipeline(input: Volume | ScanHandle, models: LoadedModels, options: PredictOptions = {}): Promise<PipelineResult> {
   const source = options.source ?? 'scan';
   const timings: Record<string, number> = {};
-  const step = <T>(name: PipelineStep, run: () => T | Promise<T>): Promise<T> => {
+  const step: RunStep = (name, run) => {
     options.onStep?.(name, PIPELINE_STEPS.indexOf(name), PIPELINE_STEPS.length);
     return timed(name, timings, run);
   };
 
-  // Before any step, so that a scan that cannot be scored fails before the networks run.
-  const checked = checkScan(scan, source);
-
-  const ageSex = await step('parse_age_sex', () => parseAgeSex(scan.metadata, options));
-  log.info(`${source}: age ${ageSex.ageYears.toFixed(1)} years (${ageSex.ageSource}), sex ${ageSex.sex} (${ageSex.sexSource})`);
-
-  const oriented = await step('reorient', () => reorientToIdentity(checked, source));
-  const resampled = await step('resample', () => resample(oriented));
+  const { ageSex, resampled, scanGeometry } = await prepareScan('data' in input ? { volume: input } : input, step, source, options);
 
   const lungMask = await step('lung_mask', () =>
     computeLungMask({ data: resampled.data, shape: [resampled.size[2], resampled.size[1], resampled.size[0]] }, resampled.direction, async (input, count) => {
@@ -191,7 +196,7 @@ export async function runPipeline(scan: Volume, models: LoadedModels, options: P
   };
   if (options.intermediates) {
     result.intermediates = {
-      scan: { size: [...scan.size], spacing: [...scan.spacing], origin: [...scan.origin], direction: [...scan.direction] },
+      scan: scanGeometry,
       resampled,
       lungmaskInputSlices: lungMask.inputSlices,
       lungmaskBoxes: lungMask.boxes,
@@ -205,6 +210,29 @@ export async function runPipeline(scan: Volume, models: LoadedModels, options: P
     };
   }
   return result;
+}
+
+/**
+ * Runs the checks and steps 1 and 2 on the volume of `handle`, which it clears, and returns what
+ * the later steps need. The full-resolution volume is referenced only while this function runs.
+ */
+async function prepareScan(handle: ScanHandle, step: RunStep, source: string, options: PredictOptions) {
+  const scan = handle.volume;
+  if (scan === undefined) {
+    throw new TypeError(`${source}: the scan handle has no volume; pass each handle to runPipeline once`);
+  }
+  handle.volume = undefined;
+
+  // Before any step, so that a scan that cannot be scored fails before the networks run.
+  const checked = checkScan(scan, source);
+
+  const ageSex = await step('parse_age_sex', () => parseAgeSex(scan.metadata, options));
+  log.info(`${source}: age ${ageSex.ageYears.toFixed(1)} years (${ageSex.ageSource}), sex ${ageSex.sex} (${ageSex.sexSource})`);
+
+  const oriented = await step('reorient', () => reorientToIdentity(checked, source));
+  const resampled = await step('resample', () => resample(oriented));
+  const scanGeometry: Geometry = { size: [...scan.size], spacing: [...scan.spacing], origin: [...scan.origin], direction: [...scan.direction] };
+  return { ageSex, resampled, scanGeometry };
 }
 
 /** Returns, per pixel, the class with the highest score; the first one wins a tie, as torch.max does on CPU. */
