@@ -124,7 +124,9 @@ class SelfAttention(nn.Module):
         The keys and values still come from every token, but the query, the attention row and the
         projection are those of the class token only. The rows of `qkv` hold the query, key and
         value weights in that order."""
-        batch, tokens, channels = x.shape
+        batch, tokens, _ = x.shape
+        # A Python int rather than x.shape[2], so that the exported weight slices are constants.
+        channels = self.qkv.in_features
         head_dim = channels // self.num_heads
         weight, bias = self.qkv.weight, self.qkv.bias
         q = F.linear(x[:, :1], weight[:channels], bias[:channels])
