@@ -2,7 +2,7 @@
  * Library entry: `Balaitous.load()` then `model.predict(scan)`.
  */
 import { setActiveScan } from './active-scan.js';
-import { readVolume } from './io/image.js';
+import { readVolumeInWorker } from './io/read-in-worker.js';
 import { type LoadModelsOptions, type LoadedModels, loadModels, releaseModels } from './models.js';
 import { PIPELINE_STEPS, type PipelineResult, type PredictOptions, type ScanHandle, runPipeline } from './pipeline.js';
 import type { Volume } from './volume.js';
@@ -54,7 +54,7 @@ export class Balaitous {
     setActiveScan(source);
     try {
       // A scan read here is referenced by the handle only, so it can be freed once it is resampled.
-      const handle: ScanHandle = { volume: typeof scan === 'string' ? await readVolume(scan) : scan };
+      const handle: ScanHandle = { volume: typeof scan === 'string' ? await readVolumeInWorker(scan) : scan };
       return await runPipeline(handle, this.models, { ...options, source });
     } catch (error) {
       if (!(error instanceof Error)) {
