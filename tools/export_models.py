@@ -6,7 +6,8 @@ Usage:
   tools/export-models --make-random [--heads NPZ] [--seed N] OUT_SOURCE_DIR
 
 OUT_DIR receives lungmask.onnx, vit_full.onnx, vit_lung.onnx, heads.json and manifest.json, and
-with --fp16 also lungmask.fp16.onnx, vit_full.fp16.onnx and vit_lung.fp16.onnx.
+with --fp16 also lungmask.fp16.onnx, vit_full.fp16.onnx and vit_lung.fp16.onnx, and with --int8
+also vit_full.int8.onnx and vit_lung.int8.onnx.
 Progress goes to stderr; the PyTorch output statistics of the self-check go to stdout.
 """
 import argparse
@@ -21,6 +22,7 @@ import torch
 
 from balaitous_export import check_inputs
 from balaitous_export.float16 import Float16Error, write_float16_copy
+from balaitous_export.int8 import write_int8_copy
 from balaitous_export.networks import LungUNet, UNET_CLASSES, UNET_INPUT_SIZE, VIT_INPUT_CHANNELS, VIT_INPUT_SIZE, ViTFeatures
 from balaitous_export.onnx_files import EXTERNAL_DATA_MODES, export_onnx, file_entry, onnx_entry, tensor_entry
 from balaitous_export.published import PUBLISHED_FILES, published_config, verify_published_file
@@ -60,6 +62,11 @@ def parse_arguments(argv):
     parser.add_argument('--fp16', action='store_true',
                         help='also write a float16 copy of each network as <model>.fp16.onnx, with '
                              'float32 inputs and outputs, listed in the manifest as its "fp16" variant '
+                             '(default: off)')
+    parser.add_argument('--int8', action='store_true',
+                        help='also write a copy of each ViT whose MatMul weights are int8, with activations '
+                             'quantised to 8 bits at run time, as <model>.int8.onnx, listed in the manifest '
+                             'as its "int8" variant; the U-Net\'s "int8" variant is its float32 file '
                              '(default: off)')
     parser.add_argument('--trust-pickle', action='store_true',
                         help='allow checkpoints that contain Python objects besides tensors; loading '
@@ -151,6 +158,24 @@ def float16_variant(path: Path, out_dir: Path, external_data: str) -> Dict:
     return entry
 
 
+def int8_variant(path: Path, out_dir: Path, external_data: str) -> Dict:
+    """Write the int8 copy of the exported model at `path` and return its manifest entry."""
+    target = path.with_name(path.stem + '.int8.onnx')
+    log.info('writing %s', target.name)
+    data_path = write_int8_copy(path, target, external_data)
+    entry = file_entry(target, out_dir)
+    if data_path is not None:
+        entry['externalData'] = file_entry(data_path, out_dir)
+    return entry
+
+
+def same_file_variant(fp32_entry: Dict) -> Dict:
+    """A variant entry that names the float32 file itself, for a network that a precision leaves as
+    it is: the int8 copy of the U-Net would have integer convolutions, which ONNX Runtime 1.30 runs
+    about 4 times slower than float32 ones on a CPU."""
+    return {key: value for key, value in fp32_entry.items() if key in ('path', 'sha256', 'bytes', 'externalData')}
+
+
 def heads_json(heads: Heads) -> Dict:
     return {
         'features': heads.features,
@@ -224,6 +249,8 @@ def export_all(sources: Sources, out_dir: Path, args) -> None:
     del unet, scores
     if args.fp16:
         files['lungmask']['variants'] = {'fp16': float16_variant(out_dir / 'lungmask.onnx', out_dir, args.external_data)}
+    if args.int8:
+        files['lungmask'].setdefault('variants', {})['int8'] = same_file_variant(files['lungmask'])
 
     vit_input = check_inputs.vit_check_input()
     vit_batch = torch.from_numpy(check_inputs.make_check_batch(vit_input))
@@ -236,7 +263,7 @@ def export_all(sources: Sources, out_dir: Path, args) -> None:
             path, data_path, out_dir,
             inputs=[tensor_entry('input', ['N', VIT_INPUT_CHANNELS, VIT_INPUT_SIZE, VIT_INPUT_SIZE])],
             outputs=[tensor_entry('features', ['N', dim])],
-            blocks=n_blocks)
+            blocks=n_blocks, lastBlockClassTokenOnly=True)
         with torch.no_grad():
             features = model(vit_batch)
         print_statistics(f'{role} features', features)
@@ -244,6 +271,8 @@ def export_all(sources: Sources, out_dir: Path, args) -> None:
         del model
         if args.fp16:
             files[role]['variants'] = {'fp16': float16_variant(path, out_dir, args.external_data)}
+        if args.int8:
+            files[role].setdefault('variants', {})['int8'] = int8_variant(path, out_dir, args.external_data)
 
     write_json(out_dir / 'heads.json', heads_json(heads))
     files['heads'] = file_entry(out_dir / 'heads.json', out_dir)

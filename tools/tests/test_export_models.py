@@ -24,6 +24,7 @@ import export_models  # noqa: E402
 from balaitous_export import published  # noqa: E402
 from balaitous_export.float16 import Float16Error, convert_to_float16  # noqa: E402
 from balaitous_export.networks import LungUNet, ViTFeatures  # noqa: E402
+from balaitous_export.int8 import convert_to_int8, quantize_weight  # noqa: E402
 from balaitous_export.onnx_files import EXTERNAL_DATA_MIN_BYTES, stores_external_data  # noqa: E402
 from balaitous_export.sources import (  # noqa: E402
     SourceError, load_state_dict, parse_config, read_heads, select_parameters, sha256_of_file, unet_expected_shapes,
@@ -328,6 +329,59 @@ class ExportTest(unittest.TestCase):
             data = entry['variants']['fp16']['externalData']
             self.assertEqual(data['path'], 'vit_lung.fp16.onnx.data')
             self.assertEqual(data['sha256'], sha256_of_file(out / data['path']))
+
+
+class Int8Test(unittest.TestCase):
+    def test_weight_columns_scaled_separately(self):
+        weight = np.array([[0.5, -2.0, 0.0], [-0.25, 1.0, 0.0]], dtype=np.float32)
+        quantized, scale = quantize_weight(weight)
+        self.assertEqual(quantized.dtype, np.int8)
+        np.testing.assert_allclose(scale, [0.5 / 127, 2.0 / 127, 1.0], rtol=1e-6)
+        np.testing.assert_array_equal(quantized, [[127, -127, 0], [-64, 64, 0]])
+        # Rounding to the nearest step: within half a step of each weight.
+        self.assertLessEqual(float(np.abs(quantized * scale - weight).max()), float(scale[:2].max()) / 2)
+
+    def test_vit_matmuls_quantised(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            out = Path(scratch) / 'out'
+            with redirect_stdout(io.StringIO()):
+                self.assertEqual(export_models.main([str(FIXTURE), str(out), '--int8']), 0)
+            manifest = json.loads((out / 'manifest.json').read_text())
+            self.assertEqual(manifest['files']['lungmask']['variants']['int8']['path'], 'lungmask.onnx')
+            self.assertEqual(manifest['files']['lungmask']['variants']['int8']['sha256'],
+                             manifest['files']['lungmask']['sha256'])
+            for role in ('vit_full', 'vit_lung'):
+                variant = manifest['files'][role]['variants']['int8']
+                self.assertEqual(variant['path'], f'{role}.int8.onnx')
+                self.assertEqual(variant['sha256'], sha256_of_file(out / variant['path']), role)
+
+                source = onnx.load(str(out / f'{role}.onnx'))
+                weights = {tensor.name for tensor in source.graph.initializer}
+                weight_matmuls = [node for node in source.graph.node
+                                  if node.op_type == 'MatMul' and node.input[1] in weights]
+                model = onnx.load(str(out / variant['path']))
+                quantised = [node for node in model.graph.node if node.op_type == 'DynamicQuantizeMatMul']
+                self.assertEqual(len(quantised), len(weight_matmuls), role)
+                # Every Linear layer's bias moved into its node.
+                self.assertTrue(all(len(node.input) == 5 for node in quantised), role)
+                int8_weights = {tensor.name for tensor in model.graph.initializer if tensor.data_type == TensorProto.INT8}
+                self.assertTrue(all(node.input[1] in int8_weights for node in quantised), role)
+                self.assertEqual([value.type.tensor_type.elem_type for value in model.graph.input], [TensorProto.FLOAT])
+                self.assertEqual([value.type.tensor_type.elem_type for value in model.graph.output], [TensorProto.FLOAT])
+
+    def test_bias_kept_when_output_is_shared(self):
+        weight = helper.make_tensor('w', TensorProto.FLOAT, [2, 3], [1, 2, 3, 4, 5, 6])
+        bias = helper.make_tensor('b', TensorProto.FLOAT, [3], [1, 1, 1])
+        graph = helper.make_graph(
+            [helper.make_node('MatMul', ['x', 'w'], ['y']), helper.make_node('Add', ['y', 'b'], ['z']),
+             helper.make_node('Relu', ['y'], ['r'])],
+            'shared', [helper.make_tensor_value_info('x', TensorProto.FLOAT, [1, 2])],
+            [helper.make_tensor_value_info('z', TensorProto.FLOAT, [1, 3]),
+             helper.make_tensor_value_info('r', TensorProto.FLOAT, [1, 3])],
+            initializer=[weight, bias])
+        model = convert_to_int8(helper.make_model(graph), 'shared')
+        self.assertEqual([node.op_type for node in model.graph.node], ['DynamicQuantizeMatMul', 'Add', 'Relu'])
+        self.assertEqual(len(model.graph.node[0].input), 4)
 
 
 class Float16Test(unittest.TestCase):
