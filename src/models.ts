@@ -38,7 +38,8 @@ export interface FileEntry {
 }
 
 /** Numeric precisions of the networks: `fp32` is the exported model, the others its manifest variants. */
-export const PRECISIONS = ['fp32', 'fp16'] as const;
+/** `int8` quantises the ViTs' MatMul weights for CPUs (the U-Net stays float32); see the README. */
+export const PRECISIONS = ['fp32', 'fp16', 'int8'] as const;
 export type Precision = (typeof PRECISIONS)[number];
 // NOTE: fp32 stays the default on GPUs too until the fp16 differences have been measured on one
 // (npm run check:gpu prints them); on the CPU fp16 is slower and not more exact.
@@ -290,6 +291,10 @@ async function openModels(dir: string, manifest: Manifest, files: Record<Exclude
   const unet = await openSession('lungmask', files.lungmask, options);
   const vitFull = await openSession('vit_full', files.vit_full, options);
   const vitLung = await openSession('vit_lung', files.vit_lung, options);
+  if (precision === 'int8' && vitFull.provider !== 'cpu') {
+    // ONNX Runtime runs on the CPU any node that the GPU provider has no kernel for.
+    log.warn(`the int8 networks were made and measured for the CPU; on ${vitFull.provider}, nodes without a GPU kernel run on the CPU. Use --precision fp32 or fp16 on a GPU`);
+  }
   const loaded = { dir, manifest, heads, unet, vitFull, vitLung };
   try {
     for (const session of [unet, vitFull, vitLung]) {

@@ -80,7 +80,8 @@ export function parseNumber(text: string | undefined, option: string): number | 
 
 /** Help lines of the options that `sessionOptions` reads besides --models. */
 export const SESSION_OPTIONS_HELP = `  --device DEVICE      auto, cpu, cuda or webgpu (default: auto, CUDA when its provider loads and finds a GPU, else the CPU)
-  --precision P        fp32 or fp16 networks; fp16 needs the models' fp16 variants (default: fp32)
+  --precision P        fp32, fp16 or int8 networks; fp16 and int8 need the models' variants of that
+                       name; int8 (8-bit ViT weights) is for CPUs (default: fp32)
   --threads N          CPU threads for ONNX Runtime (default: the CPUs available)`;
 
 export function sessionOptions(values: { models?: string; device?: string; precision?: string; threads?: string }) {
