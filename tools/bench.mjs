@@ -78,13 +78,17 @@ function unetFlops({ wf, depth }, size = 256, classes = 3) {
 
 /**
  * Floating-point operations of a ViT on one image of `size` pixels with `blocks` blocks: the patch
- * embedding, then per block the QKV, attention, projection and MLP products (MLP ratio 4).
+ * embedding, then per block the QKV, attention, projection and MLP products (MLP ratio 4). With
+ * `classTokenOnly`, the last block computes the keys and values of every token but the rest for
+ * the class token alone, as tools/export-models writes it (manifest `lastBlockClassTokenOnly`).
  */
-function vitFlops({ embed_dim: width, patch_size: patch }, blocks, size = 224, channels = 3) {
+function vitFlops({ embed_dim: width, patch_size: patch }, blocks, classTokenOnly, size = 224, channels = 3) {
   const patches = (size / patch) ** 2;
   const tokens = patches + 1;
-  const perBlock = tokens * width * 3 * width + 2 * tokens * tokens * width + tokens * width * width + 2 * tokens * width * 4 * width;
-  return 2 * (patches * channels * patch * patch * width + blocks * perBlock);
+  const blockMacs = (queries) =>
+    queries * width * width + tokens * width * 2 * width + 2 * queries * tokens * width + queries * width * width + 2 * queries * width * 4 * width;
+  const lastBlock = classTokenOnly ? blockMacs(1) : blockMacs(tokens);
+  return 2 * (patches * channels * patch * patch * width + (blocks - 1) * blockMacs(tokens) + lastBlock);
 }
 
 /** Returns the number of slices the U-Net processes: the resampled depth, from the scan's header. */
@@ -143,10 +147,15 @@ const totals = results.map((result) => result.total);
 // Work of each network on this scan: the U-Net on every resampled slice, each ViT on every kept
 // slice twice (as stored and flipped).
 const config = manifest.config ?? {};
+const vitWork = (entry, blocks) => {
+  if (!config.vit) return undefined;
+  const images = 2 * results[0].keptSlices;
+  return { gflop: (images * vitFlops(config.vit, blocks, entry.lastBlockClassTokenOnly === true)) / 1e9, images };
+};
 const networkWork = {
   lung_mask_unet: config.unet ? { gflop: (unetSlices * unetFlops(config.unet)) / 1e9, images: unetSlices } : undefined,
-  features_full: config.vit ? { gflop: (2 * results[0].keptSlices * vitFlops(config.vit, config.n_blocks_full)) / 1e9, images: 2 * results[0].keptSlices } : undefined,
-  features_lung: config.vit ? { gflop: (2 * results[0].keptSlices * vitFlops(config.vit, config.n_blocks_lung)) / 1e9, images: 2 * results[0].keptSlices } : undefined,
+  features_full: vitWork(manifest.files.vit_full, config.n_blocks_full),
+  features_lung: vitWork(manifest.files.vit_lung, config.n_blocks_lung),
 };
 const peak = values['peak-gflops'] ? Number(values['peak-gflops']) : undefined;
 const throughput = Object.entries(networkWork).flatMap(([step, work]) => {
