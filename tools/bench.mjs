@@ -3,8 +3,8 @@
 // reports the wall time of each step and of the lung mask step's parts (minimum and median over
 // runs), end-to-end time, model loading, peak RSS, providers, threads, and each network's GFLOP/s.
 //
-// Usage: npm run bench -- [--scan FILE] [--models DIR] [--runs N] [--device D] [--threads N]
-//                         [--peak-gflops N] [--json FILE]
+// Usage: npm run bench -- [--scan FILE] [--models DIR] [--runs N] [--device D] [--precision P]
+//                         [--threads N] [--peak-gflops N] [--json FILE]
 // --peak-gflops adds each network's share of that peak, e.g. 224 for two AVX-512 cores at 3.5 GHz.
 // Default models: full-size stand-ins (published shapes, random weights) in
 // ${XDG_CACHE_HOME:-~/.cache}/balaitous/bench-models, made with tools/export-models on first use.
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     models: { type: 'string' },
     runs: { type: 'string', default: '3' },
     device: { type: 'string', default: 'auto' },
+    precision: { type: 'string', default: 'fp32' },
     threads: { type: 'string' },
     'peak-gflops': { type: 'string' },
     json: { type: 'string' },
@@ -107,7 +108,7 @@ const manifest = await readManifest(models);
 const unetSlices = await resampledDepth(values.scan);
 
 const loadStart = performance.now();
-const model = await Balaitous.load({ models, device: values.device, threads: values.threads ? Number(values.threads) : undefined });
+const model = await Balaitous.load({ models, device: values.device, precision: values.precision, threads: values.threads ? Number(values.threads) : undefined });
 const loadSeconds = (performance.now() - loadStart) / 1000;
 
 const results = [];
@@ -170,6 +171,7 @@ const summary = {
   scan: values.scan,
   models,
   runs,
+  precision: values.precision,
   providers: results[0].providers,
   threads: values.threads ? Number(values.threads) : os.availableParallelism(),
   cpu: os.cpus()[0]?.model,
@@ -188,7 +190,7 @@ const summary = {
 };
 
 const line = (label, min, med) => `${label.padEnd(22)} ${min.toFixed(3).padStart(9)} ${med.toFixed(3).padStart(9)}`;
-process.stdout.write(`scan      ${summary.scan}\nmodels    ${models}\nproviders ${JSON.stringify(summary.providers)}  threads ${summary.threads}  cpu ${summary.cpu}\n\n`);
+process.stdout.write(`scan      ${summary.scan}\nmodels    ${models} (${summary.precision})\nproviders ${JSON.stringify(summary.providers)}  threads ${summary.threads}  cpu ${summary.cpu}\n\n`);
 process.stdout.write(`${'step'.padEnd(22)} ${'min (s)'.padStart(9)} ${'median (s)'.padStart(9)}\n`);
 for (const row of rows) process.stdout.write(`${line(row.step, row.min, row.median)}\n`);
 process.stdout.write(`${line('end to end', summary.endToEnd.min, summary.endToEnd.median)}\n`);
@@ -200,6 +202,9 @@ process.stdout.write(`${'network'.padEnd(22)} ${'images'.padStart(7)} ${'GFLOP/i
 for (const row of throughput) {
   const share = row.ofPeak === undefined ? '' : `${(100 * row.ofPeak).toFixed(0)}%`.padStart(9);
   process.stdout.write(`${row.step.padEnd(22)} ${String(row.images).padStart(7)} ${row.gflopPerImage.toFixed(1).padStart(12)} ${row.gflops.toFixed(1).padStart(9)}${share}\n`);
+}
+if (summary.precision !== 'fp32') {
+  process.stdout.write(`(${summary.precision}: GFLOP/s counts the operations of the float32 networks)\n`);
 }
 process.stdout.write(`load average before each run: ${summary.loadAverages.map((value) => value.toFixed(2)).join(', ')}\n\n`);
 process.stdout.write(`${JSON.stringify(summary)}\n`);
