@@ -105,9 +105,10 @@ export interface PipelineResult {
 /**
  * Slices per network call. On the CPU, larger calls run no faster, and ONNX Runtime's arena keeps
  * the activations of the largest call for the session's life: about 110 MiB per U-Net slice and
- * 14 MiB per ViT image (fp32, measured with onnxruntime-node 1.30 on 2 cores).
+ * 14 MiB per ViT image (fp32, measured with onnxruntime-node 1.30 on 2 cores). The full-size U-Net
+ * took 0.47 s per slice both one and two slices at a time, so it runs one.
  */
-const CPU_BATCH = { unet: 2, vit: 4 };
+const CPU_BATCH = { unet: 1, vit: 4 };
 /** Slices per network call on a GPU, whose activations live in GPU memory. */
 const GPU_BATCH = { unet: 8, vit: 8 };
 
