@@ -39,7 +39,7 @@ const { values } = parseArgs({
   },
 });
 
-/** Makes the full-size stand-in models once: random weights of the published shapes. */
+/** Makes the full-size stand-in models once: random weights of the published shapes, with int8 variants. */
 function ensureFullSizeModels() {
   const models = path.join(cache, 'bench-models');
   if (existsSync(path.join(models, 'manifest.json'))) return models;
@@ -47,7 +47,7 @@ function ensureFullSizeModels() {
   const exporter = path.join(root, 'tools', 'export-models');
   const heads = path.join(root, '..', 'shared', 'weights', 'balaitous.npz');
   process.stderr.write(`bench: making full-size stand-in models in ${models} (about a minute, 7 GB of memory)\n`);
-  for (const args of [['--make-random', '--heads', heads, source], [source, models, '--name', 'full-size-random']]) {
+  for (const args of [['--make-random', '--heads', heads, source], [source, models, '--int8', '--name', 'full-size-random']]) {
     const result = spawnSync(exporter, args, { stdio: 'inherit' });
     if (result.status !== 0) throw new Error(`tools/export-models ${args.join(' ')} failed`);
   }
