@@ -11,6 +11,8 @@ import { log } from '../log.js';
 import type { ComponentType, Vec3, Volume } from '../volume.js';
 import { captureConsole, checkImageFile, describeReaderFailure, readerMessages } from './check-image-file.js';
 import { isDicomFile, readDicomSeries } from './dicom.js';
+import { type MetaImageHeader, readMetaImageHeader } from './metaimage-header.js';
+import { isPlainMetaImage, readMetaImage } from './metaimage.js';
 
 /** File name endings the product reads as images. */
 export const IMAGE_EXTENSIONS = ['.mha', '.mhd', '.nii', '.nii.gz', '.nrrd'] as const;
@@ -23,8 +25,20 @@ export function hasImageExtension(fileName: string): boolean {
 }
 
 /**
+ * Returns the header of a MetaImage file that `readMetaImage` reads without itk-wasm, or undefined
+ * for any other file, including a MetaImage whose header is invalid: itk-wasm's path then reports it.
+ */
+export async function plainMetaImageHeader(filePath: string): Promise<MetaImageHeader | undefined> {
+  const lower = filePath.toLowerCase();
+  if (!lower.endsWith('.mha') && !lower.endsWith('.mhd')) return undefined;
+  const header = await readMetaImageHeader(filePath).catch(() => undefined);
+  return header !== undefined && isPlainMetaImage(header) ? header : undefined;
+}
+
+/**
  * Reads a 3D scalar image file, or the DICOM series in a folder; any other input is rejected with
- * an error naming the file.
+ * an error naming the file. Plain MetaImage files are read in JavaScript, everything else with
+ * itk-wasm.
  */
 export async function readVolume(filePath: string): Promise<Volume> {
   const stat = await fs.stat(filePath).catch(() => undefined);
@@ -44,6 +58,18 @@ export async function readVolume(filePath: string): Promise<Volume> {
     throw new Error(`${filePath}: unsupported file type (expected ${IMAGE_EXTENSIONS.join(', ')}, or a folder of DICOM slices)`);
   }
 
+  const metaImage = await plainMetaImageHeader(filePath);
+  if (metaImage !== undefined) {
+    const { volume, warning } = await readMetaImage(filePath, metaImage);
+    if (warning !== undefined) log.warn(`${filePath}: ${warning}`);
+    return volume;
+  }
+
+  return readVolumeWithItk(filePath);
+}
+
+/** Reads an image file with itk-wasm, after the checks of `checkImageFile`. */
+export async function readVolumeWithItk(filePath: string): Promise<Volume> {
   for (const warning of await checkImageFile(filePath)) {
     log.warn(`${filePath}: ${warning}`);
   }

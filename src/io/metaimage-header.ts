@@ -194,6 +194,23 @@ async function locateData(file: string, header: MetaImageHeader): Promise<DataRe
   return { file: dataFile, start: headerSize, available: dataStat.size - headerSize };
 }
 
+/** Fills `target` with the bytes of `region` from its start. */
+async function readRegion(region: DataRegion, target: Uint8Array): Promise<void> {
+  const handle = await open(region.file, 'r');
+  try {
+    let done = 0;
+    while (done < target.length) {
+      const { bytesRead } = await handle.read(target, done, target.length - done, region.start + done);
+      if (bytesRead === 0) {
+        throw new Error(`${region.file}: file ended after ${done} of ${target.length} bytes of pixel data`);
+      }
+      done += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
 function describeLayout(header: MetaImageHeader): string {
   const channels = header.components === 1 ? '' : ` × ${header.components} channels`;
   return `DimSize ${header.size.join(' × ')}${channels} of ${header.elementType}`;
@@ -202,9 +219,11 @@ function describeLayout(header: MetaImageHeader): string {
 /**
  * Checks that the pixel data a MetaImage header announces is all there: uncompressed data must
  * fill the stated size, compressed data must inflate completely to it. Returns a warning for
- * extra bytes that readers ignore, else undefined.
+ * extra bytes that readers ignore, else undefined. With `allocate`, which returns a buffer of
+ * `header.pixelBytes` bytes once the checks of size and memory have passed, the pixel data is also
+ * copied into that buffer, inflated if compressed, so that it is read only once.
  */
-export async function checkMetaImageData(file: string, header: MetaImageHeader): Promise<string | undefined> {
+export async function checkMetaImageData(file: string, header: MetaImageHeader, allocate?: () => Uint8Array): Promise<string | undefined> {
   const layout = describeLayout(header);
   checkPixelBytes(file, header, layout);
   if (/^false$/i.test(header.fields.get('BinaryData') ?? '')) {
@@ -228,6 +247,9 @@ export async function checkMetaImageData(file: string, header: MetaImageHeader):
       );
     }
     checkReadMemory(file, header, layout, 0);
+    if (allocate !== undefined) {
+      await readRegion(region, allocate());
+    }
     if (region.available > expected) {
       return `${region.available - expected} bytes ${where} follow the ${expected} bytes of pixel data that the header (${layout}) announces; they are ignored`;
     }
@@ -255,7 +277,7 @@ export async function checkMetaImageData(file: string, header: MetaImageHeader):
   }
 
   checkReadMemory(file, header, layout, compressedBytes);
-  const inflated = await inflatedLength(region.file, region.start, compressedBytes, 'zlib').catch((error: Error) => {
+  const inflated = await inflatedLength(region.file, region.start, compressedBytes, 'zlib', allocate?.()).catch((error: Error) => {
     throw new Error(`${file}: compressed pixel data is corrupt (zlib: ${error.message}); the file is damaged: copy or export it again`);
   });
   if (inflated < expected) {

@@ -86,10 +86,11 @@ export function checkReadMemory(
 }
 
 /**
- * Inflates `length` bytes of `file` from byte `start` and returns the inflated byte count, without
- * keeping the data. Rejects with zlib's error when the stream is corrupt or ends early.
+ * Inflates `length` bytes of `file` from byte `start` and returns the inflated byte count. The first
+ * `target.length` inflated bytes are copied into `target` when it is given; the rest is not kept.
+ * Rejects with zlib's error when the stream is corrupt or ends early.
  */
-export async function inflatedLength(file: string, start: number, length: number, format: 'zlib' | 'gzip'): Promise<number> {
+export async function inflatedLength(file: string, start: number, length: number, format: 'zlib' | 'gzip', target?: Uint8Array): Promise<number> {
   if (length < 1) {
     throw new Error('no compressed data');
   }
@@ -97,7 +98,12 @@ export async function inflatedLength(file: string, start: number, length: number
   const inflate = format === 'zlib' ? createInflate({ chunkSize: CHUNK_BYTES }) : createGunzip({ chunkSize: CHUNK_BYTES });
   let total = 0;
   await pipeline(source, inflate, async (chunks: AsyncIterable<Buffer>) => {
-    for await (const chunk of chunks) total += chunk.length;
+    for await (const chunk of chunks) {
+      if (target !== undefined && total < target.length) {
+        target.set(chunk.subarray(0, target.length - total), total);
+      }
+      total += chunk.length;
+    }
   });
   return total;
 }

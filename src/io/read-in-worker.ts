@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 
 import { type LogLevel, log } from '../log.js';
 import type { Volume } from '../volume.js';
+import { plainMetaImageHeader, readVolume } from './image.js';
 
 type WorkerMessage =
   | { log: Exclude<LogLevel, 'silent'>; message: string }
@@ -15,11 +16,16 @@ const ERROR_TYPES: Record<string, ErrorConstructor> = { RangeError, TypeError };
 
 /**
  * Reads an image file or a folder of DICOM slices as `readVolume` does, with the same log lines
- * and errors, on a worker thread. The readers' WebAssembly memory (about 230 MiB for a
- * 512 × 512 × 255 int16 MetaImage) is then freed when the worker exits. On the main thread it
- * would wait for a later garbage collection, which can come after the networks have run.
+ * and errors. Anything but a plain MetaImage file is read on a worker thread, so that the readers'
+ * WebAssembly memory (about 230 MiB for a 512 × 512 × 255 int16 MetaImage) is freed when the worker
+ * exits. On the main thread it would wait for a later garbage collection, which can come after the
+ * networks have run.
  */
-export function readVolumeInWorker(file: string): Promise<Volume> {
+export async function readVolumeInWorker(file: string): Promise<Volume> {
+  // Plain MetaImage files need no WebAssembly, so a worker would only add its start-up.
+  if ((await plainMetaImageHeader(file)) !== undefined) {
+    return readVolume(file);
+  }
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./read-volume-worker.js', import.meta.url), { workerData: { file } });
     let settled = false;
