@@ -8,12 +8,16 @@ import fs from 'fs-extra';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { readVolume } from '../src/io/image.js';
+import { plainMetaImageHeader, readVolume, writeVolume } from '../src/io/image.js';
 import { readVolumeInWorker } from '../src/io/read-in-worker.js';
 import { SHARED_DIR } from './helpers.js';
 
 test('readVolumeInWorker matches readVolume', async () => {
-  const file = path.join(SHARED_DIR, 'data', 'ct', 'cip-copdgene-ct64.mha');
+  // A NIfTI file goes to itk-wasm on the worker thread, whereas a plain MetaImage file is read on this one.
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'balaitous-read-'));
+  const file = path.join(dir, 'scan.nii.gz');
+  await writeVolume(file, await readVolume(path.join(SHARED_DIR, 'data', 'ct', 'cip-copdgene-ct64.mha')));
+  assert.is(await plainMetaImageHeader(file), undefined);
   const [inWorker, onMain] = await Promise.all([readVolumeInWorker(file), readVolume(file)]);
   assert.is(inWorker.componentType, onMain.componentType);
   assert.is(inWorker.data.constructor, onMain.data.constructor);
