@@ -26,7 +26,8 @@ export function hasImageExtension(fileName: string): boolean {
 
 /**
  * Returns the header of a MetaImage file that `readMetaImage` reads without itk-wasm, or undefined
- * for any other file, including a MetaImage whose header is invalid: itk-wasm's path then reports it.
+ * for any other file. That includes a MetaImage whose header is invalid, so that itk-wasm's path
+ * reports it.
  */
 export async function plainMetaImageHeader(filePath: string): Promise<MetaImageHeader | undefined> {
   const lower = filePath.toLowerCase();
@@ -60,12 +61,17 @@ export async function readVolume(filePath: string): Promise<Volume> {
 
   const metaImage = await plainMetaImageHeader(filePath);
   if (metaImage !== undefined) {
-    const { volume, warning } = await readMetaImage(filePath, metaImage);
-    if (warning !== undefined) log.warn(`${filePath}: ${warning}`);
-    return volume;
+    return readPlainMetaImage(filePath, metaImage);
   }
 
   return readVolumeWithItk(filePath);
+}
+
+/** Reads a MetaImage file whose header `plainMetaImageHeader` returned, and logs the data check's warning. */
+export async function readPlainMetaImage(filePath: string, header: MetaImageHeader): Promise<Volume> {
+  const { volume, warning } = await readMetaImage(filePath, header);
+  if (warning !== undefined) log.warn(`${filePath}: ${warning}`);
+  return volume;
 }
 
 /** Reads an image file with itk-wasm, after the checks of `checkImageFile`. */

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 
 import { type LogLevel, log } from '../log.js';
 import type { Volume } from '../volume.js';
-import { plainMetaImageHeader, readVolume } from './image.js';
+import { plainMetaImageHeader, readPlainMetaImage } from './image.js';
 
 type WorkerMessage =
   | { log: Exclude<LogLevel, 'silent'>; message: string }
@@ -23,8 +23,9 @@ const ERROR_TYPES: Record<string, ErrorConstructor> = { RangeError, TypeError };
  */
 export async function readVolumeInWorker(file: string): Promise<Volume> {
   // Plain MetaImage files need no WebAssembly, so a worker would only add its start-up.
-  if ((await plainMetaImageHeader(file)) !== undefined) {
-    return readVolume(file);
+  const metaImage = await plainMetaImageHeader(file);
+  if (metaImage !== undefined) {
+    return readPlainMetaImage(file, metaImage);
   }
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./read-volume-worker.js', import.meta.url), { workerData: { file } });
